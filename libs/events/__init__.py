@@ -1,0 +1,68 @@
+"""The event contract every service speaks, and the client for the bus that carries it."""
+
+from libs.events.bus import EventBus, PublishError
+from libs.events.codec import MalformedEventError, decode_event, encode_event, event_schema
+from libs.events.consumer import ConsumerSettings, Delivery, DurableConsumer
+from libs.events.embedded_server import EmbeddedNatsServer, NatsServerError
+from libs.events.model import (
+    EVENT_TYPES,
+    AnyEvent,
+    CallAnswered,
+    CallCompleted,
+    CallEvent,
+    CallFailed,
+    CallPlaced,
+    CallRequested,
+    CampaignEvent,
+    CampaignStarted,
+    CampaignStopped,
+    Event,
+    LeadEvent,
+    LeadImported,
+    LeadOptedOut,
+    LeadProfile,
+    OutcomeRecorded,
+    TimeWindow,
+    TranscriptFinalized,
+    Turn,
+)
+from libs.events.subjects import ALL_SUBJECTS, STREAM_NAME, history_of, subject_filter, subject_for
+
+__all__ = [
+    "ALL_SUBJECTS",
+    "EVENT_TYPES",
+    "STREAM_NAME",
+    "AnyEvent",
+    "CallAnswered",
+    "CallCompleted",
+    "CallEvent",
+    "CallFailed",
+    "CallPlaced",
+    "CallRequested",
+    "CampaignEvent",
+    "CampaignStarted",
+    "CampaignStopped",
+    "ConsumerSettings",
+    "Delivery",
+    "DurableConsumer",
+    "EmbeddedNatsServer",
+    "Event",
+    "EventBus",
+    "LeadEvent",
+    "LeadImported",
+    "LeadOptedOut",
+    "LeadProfile",
+    "MalformedEventError",
+    "NatsServerError",
+    "OutcomeRecorded",
+    "PublishError",
+    "TimeWindow",
+    "TranscriptFinalized",
+    "Turn",
+    "decode_event",
+    "encode_event",
+    "event_schema",
+    "history_of",
+    "subject_filter",
+    "subject_for",
+]

@@ -1,0 +1,188 @@
+"""The bus: publish events to the SALES stream and look up the latest fact on a subject."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+import nats
+import nats.errors
+from loguru import logger
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import PubAck, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from libs.events.codec import decode_event, encode_event
+from libs.events.model import AnyEvent, Event
+from libs.events.subjects import ALL_SUBJECTS, STREAM_NAME
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+
+
+class PublishError(RuntimeError):
+    """Some events were not acknowledged by JetStream. Republishing all of them is safe:
+    JetStream drops the ones it already stored (same event_id, within the duplicate window)."""
+
+    def __init__(self, failed: Sequence[tuple[Event, BaseException]], total: int) -> None:
+        first_event, first_error = failed[0]
+        super().__init__(
+            f"{len(failed)} of {total} events were not stored; first: {first_event.subject} "
+            f"({type(first_error).__name__}: {first_error})"
+        )
+        self.failed = list(failed)
+
+
+class EventBus:
+    """Publishes typed events with their id as `Nats-Msg-Id`, and reads them back."""
+
+    def __init__(
+        self,
+        nc: NATS,
+        *,
+        stream: str = STREAM_NAME,
+        ack_timeout: float = 10.0,
+        max_pending_publishes: int = 4000,
+    ) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream(publish_async_max_pending=2**31 - 1)
+        self.max_pending_publishes = max_pending_publishes
+        self.stream = stream
+        self.ack_timeout = ack_timeout
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        name: str,
+        stream: str = STREAM_NAME,
+        ack_timeout: float = 10.0,
+    ) -> EventBus:
+        """Connect, reconnecting forever: a restarted NATS must not take a service down."""
+
+        async def on_error(exc: Exception) -> None:
+            logger.warning("NATS connection error: {error}", error=str(exc))
+
+        async def on_disconnected() -> None:
+            if not (nc.is_closed or nc.is_draining):
+                logger.warning("Disconnected from NATS; reconnecting")
+
+        async def on_reconnected() -> None:
+            logger.info("Reconnected to NATS at {url}", url=nc.connected_url.netloc)
+
+        nc = await nats.connect(
+            url,
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            error_cb=on_error,
+            disconnected_cb=on_disconnected,
+            reconnected_cb=on_reconnected,
+        )
+        return cls(nc, stream=stream, ack_timeout=ack_timeout)
+
+    async def ensure_stream(
+        self, *, replicas: int = 1, duplicate_window: timedelta = timedelta(minutes=2)
+    ) -> None:
+        """Create the stream, or bring an existing one's settings in line with ours."""
+        config = StreamConfig(
+            name=self.stream,
+            subjects=[ALL_SUBJECTS],
+            storage=StorageType.FILE,
+            num_replicas=replicas,
+            duplicate_window=duplicate_window.total_seconds(),
+            allow_direct=True,  # direct get: any replica answers "latest fact about X"
+        )
+        try:
+            await self.js.stream_info(self.stream)
+        except NotFoundError:
+            await self.js.add_stream(config)
+            logger.info(
+                "Created stream {stream} (replicas={replicas})",
+                stream=self.stream,
+                replicas=replicas,
+            )
+        else:
+            await self.js.update_stream(config)
+
+    async def has_stream(self) -> bool:
+        try:
+            await self.js.stream_info(self.stream)
+        except NotFoundError:
+            return False
+        return True
+
+    async def publish(self, event: Event) -> PubAck:
+        """Publish one event and wait until JetStream has stored it."""
+        return await self.js.publish(
+            event.subject,
+            encode_event(event),
+            timeout=self.ack_timeout,
+            headers={MSG_ID_HEADER: str(event.event_id)},
+        )
+
+    async def publish_many(self, events: Iterable[Event]) -> list[PubAck]:
+        """Publish pipelined, then check every ack; raise if any event was not stored."""
+        batch = list(events)
+        pending: list[asyncio.Future[PubAck]] = []
+        failed: list[tuple[Event, BaseException]] = []
+        try:
+            for index, event in enumerate(batch):
+                if index >= self.max_pending_publishes:
+                    await self._wait_for_ack(pending[index - self.max_pending_publishes])
+                pending.append(
+                    await self.js.publish_async(
+                        event.subject,
+                        encode_event(event),
+                        headers={MSG_ID_HEADER: str(event.event_id)},
+                    )
+                )
+        except (nats.errors.Error, TimeoutError) as exc:  # stalled, or the connection dropped
+            failed.extend((event, exc) for event in batch[len(pending) :])
+        if not all(future.done() for future in pending):
+            # A bounded wait, not a bare gather: nats-py 2.16 loses a JetStream error reply to
+            # an async publish (it raises inside its reply callback, leaving the future open),
+            # so a refused event shows up here as a missing ack rather than as its error.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.ack_timeout):
+                    await self.js.publish_async_completed()
+        acks: list[PubAck] = []
+        for event, future in zip(batch, pending, strict=False):
+            if not future.done():
+                future.cancel()
+                failed.append((event, TimeoutError(f"no ack within {self.ack_timeout}s")))
+            elif (error := future.exception()) is not None:
+                failed.append((event, error))
+            else:
+                acks.append(future.result())
+        if failed:
+            raise PublishError(failed, total=len(batch))
+        return acks
+
+    async def _wait_for_ack(self, oldest: asyncio.Future[PubAck]) -> None:
+        # Our own window over in-flight publishes. nats-py has one too, but its timed wait
+        # costs a task per message; this waits only when the window is actually full.
+        if not oldest.done():
+            await asyncio.wait((oldest,), timeout=self.ack_timeout)
+            if not oldest.done():
+                raise TimeoutError(f"JetStream stalled: no ack within {self.ack_timeout}s")
+
+    async def last_event(self, subject: str) -> AnyEvent | None:
+        """The latest event stored on a subject, e.g. `subject_for(CallRequested, call_id)`."""
+        try:
+            message = await self.js.get_last_msg(self.stream, subject, direct=True)
+        except NotFoundError:
+            return None
+        return decode_event(message.data or b"", subject)
+
+    @property
+    def is_connected(self) -> bool:
+        return self.nc.is_connected
+
+    async def close(self) -> None:
+        """Flush what is pending (acks included) and close."""
+        if not self.nc.is_closed:
+            await self.nc.drain()

@@ -1,0 +1,164 @@
+"""Durable pull consumers: decode, handle, ack; retry what may succeed, park what cannot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import nats.errors
+from loguru import logger
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from libs.events.bus import EventBus
+from libs.events.codec import MalformedEventError, decode_event
+from libs.events.model import AnyEvent
+from libs.events.subjects import ALL_SUBJECTS
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where a message sits in the stream, and how often it has been handed out."""
+
+    subject: str
+    stream_sequence: int
+    delivery_count: int
+
+
+Handler = Callable[[AnyEvent, Delivery], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSettings:
+    durable: str
+    subjects: tuple[str, ...] = (ALL_SUBJECTS,)
+    max_deliveries: int = 5  # then the message is terminated and logged as dead
+    retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0)  # nak delay by delivery count
+    batch_size: int = 256
+    idle_wait: float = 1.0  # how long one idle fetch waits; bounds shutdown latency
+    ack_wait: float = 30.0
+    deliver_new_only: bool = False  # start at the first event unless told otherwise
+
+
+class DurableConsumer:
+    """Feeds every event on its subjects to `handler`, at least once, in stream order."""
+
+    def __init__(self, bus: EventBus, settings: ConsumerSettings, handler: Handler) -> None:
+        self.bus = bus
+        self.settings = settings
+        self.handler = handler
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        settings = self.settings
+        subscription = await self._subscribe()
+        logger.info(
+            "Consumer {durable} started on {subjects}",
+            durable=settings.durable,
+            subjects=",".join(settings.subjects),
+        )
+        had_messages = False
+        try:
+            while not self._stopping.is_set():
+                messages = await self._next_batch(subscription, had_messages)
+                had_messages = bool(messages)
+                for message in messages:
+                    await self._process(message)
+        finally:
+            await subscription.unsubscribe()
+            if self.bus.nc.is_connected:
+                await self.bus.nc.flush()  # acks are fire-and-forget: send them before we go
+            logger.info("Consumer {durable} stopped", durable=settings.durable)
+
+    def stop(self) -> None:
+        """Finish the message in hand, then return from `run`."""
+        self._stopping.set()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[DurableConsumer]:
+        task = asyncio.create_task(self.run(), name=f"consumer-{self.settings.durable}")
+        try:
+            yield self
+        finally:
+            self.stop()
+            await task
+
+    async def _subscribe(self) -> nats.js.JetStreamContext.PullSubscription:
+        settings = self.settings
+        config = ConsumerConfig(
+            durable_name=settings.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=settings.ack_wait,
+            max_deliver=settings.max_deliveries,
+            deliver_policy=DeliverPolicy.NEW if settings.deliver_new_only else DeliverPolicy.ALL,
+            max_ack_pending=max(settings.batch_size * 4, 1000),
+        )
+        if len(settings.subjects) == 1:
+            config.filter_subject = settings.subjects[0]
+        else:
+            config.filter_subjects = list(settings.subjects)
+        await self.bus.js.add_consumer(self.bus.stream, config)
+        return await self.bus.js.pull_subscribe_bind(
+            durable=settings.durable, stream=self.bus.stream
+        )
+
+    async def _next_batch(
+        self, subscription: nats.js.JetStreamContext.PullSubscription, had_messages: bool
+    ) -> list[Msg]:
+        # After a busy batch ask for many without lingering; when idle, wait for one, so
+        # a lone event is handled the moment it arrives instead of when a batch fills up.
+        batch, wait = (
+            (self.settings.batch_size, 0.05) if had_messages else (1, self.settings.idle_wait)
+        )
+        try:
+            return await subscription.fetch(batch, timeout=wait)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+
+    async def _process(self, message: Msg) -> None:
+        metadata = message.metadata
+        delivery = Delivery(
+            subject=message.subject,
+            stream_sequence=metadata.sequence.stream,
+            delivery_count=metadata.num_delivered,
+        )
+        try:
+            event = decode_event(message.data, message.subject)
+        except MalformedEventError as exc:
+            await self._dead_letter(message, delivery, exc)
+            return
+        try:
+            await self.handler(event, delivery)
+        except Exception as exc:  # the top of a consume loop: the one broad catch we allow
+            if delivery.delivery_count >= self.settings.max_deliveries:
+                await self._dead_letter(message, delivery, exc)
+                return
+            delay = self._retry_delay(delivery.delivery_count)
+            logger.opt(exception=exc).warning(
+                "Handler failed on {subject} seq {sequence} (delivery {count}); retry in {delay}s",
+                subject=delivery.subject,
+                sequence=delivery.stream_sequence,
+                count=delivery.delivery_count,
+                delay=delay,
+            )
+            await message.nak(delay=delay)
+            return
+        await message.ack()
+
+    def _retry_delay(self, delivery_count: int) -> float:
+        delays = self.settings.retry_delays
+        return delays[min(delivery_count, len(delays)) - 1]
+
+    async def _dead_letter(self, message: Msg, delivery: Delivery, error: Exception) -> None:
+        # Redelivery cannot fix it: stop it here, and leave its address in the log.
+        logger.error(
+            "Dead letter on {subject} seq {sequence} after {count} deliveries: {error}",
+            subject=delivery.subject,
+            sequence=delivery.stream_sequence,
+            count=delivery.delivery_count,
+            error=str(error),
+            durable=self.settings.durable,
+        )
+        await message.term()

@@ -1,0 +1,226 @@
+"""The event contract: every fact the system records, as frozen, tagged msgspec structs.
+
+Rules (see docs on schema evolution in msgspec): events only grow. A new field needs a
+default; a field is never renamed, retyped or given a new meaning; unknown fields are
+ignored on decode so that old consumers keep working when producers move ahead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import ClassVar, Literal
+from uuid import UUID
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+InterestLevel = Literal["high", "medium", "low"]
+CompanySize = Literal["small", "medium", "large", "unknown"]
+AnsweredBy = Literal["human", "machine", "fax", "unknown"]
+CallFailureReason = Literal[
+    "busy",
+    "no-answer",
+    "failed",
+    "canceled",
+    "timeout",
+    "machine",
+    "invalid-number",
+    "rejected",
+]
+OptOutSource = Literal["call", "do-not-call-list", "api"]
+TurnRole = Literal["agent", "prospect"]
+
+
+class TimeWindow(msgspec.Struct, frozen=True, kw_only=True):
+    """A window of local wall-clock time, e.g. 09:00-11:00 in the lead's own zone."""
+
+    start: time
+    end: time
+
+
+class LeadProfile(msgspec.Struct, frozen=True, kw_only=True):
+    """What the system knows about a lead: carried by LeadImported and CallRequested."""
+
+    phone_number: str  # E.164
+    business_name: str
+    contact_name: str
+    business_type: str  # one of the known types, or "Other"
+    company_size: CompanySize
+    current_challenges: str = ""
+    best_call_time: str = ""  # as the sales team wrote it
+    best_call_window: TimeWindow | None = None  # parsed from best_call_time, when it could be
+    time_zones: tuple[str, ...] = ()  # IANA zones the number maps to; empty: unknown
+    business_type_original: str = ""  # the uploaded text, when it was mapped or unknown
+    attributes: dict[str, str] = msgspec.field(default_factory=dict)  # extra CSV columns
+
+
+class Turn(msgspec.Struct, frozen=True, kw_only=True):
+    role: TurnRole
+    text: str
+    started_at: datetime
+    ended_at: datetime
+    response_latency_seconds: float | None = None  # agent turns: prospect stop -> agent audio
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=True):
+    """A fact in the past tense. The tag is the class name."""
+
+    subject_verb: ClassVar[str]
+
+    event_id: UUID  # also the Nats-Msg-Id header, so JetStream drops duplicates
+    occurred_at: datetime  # UTC
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.occurred_at.utcoffset() != timedelta(0):
+            raise ValueError(f"occurred_at must be in UTC, got {self.occurred_at.isoformat()}")
+
+    @property
+    def subject(self) -> str:
+        raise NotImplementedError
+
+
+class LeadEvent(Event, frozen=True, kw_only=True):
+    lead_id: UUID
+
+    @property
+    def subject(self) -> str:
+        return f"sales.lead.{self.lead_id}.{self.subject_verb}"
+
+
+class CampaignEvent(Event, frozen=True, kw_only=True):
+    campaign_id: UUID
+
+    @property
+    def subject(self) -> str:
+        return f"sales.campaign.{self.campaign_id}.{self.subject_verb}"
+
+
+class CallEvent(Event, frozen=True, kw_only=True):
+    call_id: UUID
+    lead_id: UUID
+    campaign_id: UUID
+
+    @property
+    def subject(self) -> str:
+        return f"sales.call.{self.call_id}.{self.subject_verb}"
+
+
+class LeadImported(LeadEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "imported"
+
+    lead: LeadProfile
+    status: str = "pending"  # the CSV's status column
+    source: str = ""  # the uploaded file's name
+
+
+class LeadOptedOut(LeadEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "opted_out"
+
+    phone_number: str  # E.164: do-not-call is by number, whatever lead it came from
+    source: OptOutSource
+    call_id: UUID | None = None
+    campaign_id: UUID | None = None
+
+
+class CampaignStarted(CampaignEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "started"
+
+    name: str
+    lead_ids: tuple[UUID, ...]
+    max_concurrent_calls: int
+    calling_hours: TimeWindow
+    calling_days: tuple[int, ...] = (0, 1, 2, 3, 4)  # ISO weekday - 1: Monday is 0
+    filters: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class CampaignStopped(CampaignEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "stopped"
+
+    reason: str
+    hang_up_live_calls: bool = False
+
+
+class CallRequested(CallEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "requested"
+
+    attempt: int  # 1 for the first call to this lead in this campaign
+    lead: LeadProfile
+    time_limit_seconds: int = 300
+
+
+class CallPlaced(CallEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "placed"
+
+    provider: str  # "twilio" or "simulated"
+    provider_call_id: str
+
+
+class CallAnswered(CallEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "answered"
+
+    answered_by: AnsweredBy = "unknown"
+
+
+class CallFailed(CallEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "failed"
+
+    reason: CallFailureReason
+    detail: str = ""
+    provider_error_code: int | None = None
+
+
+class CallCompleted(CallEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "completed"
+
+    duration_seconds: float
+
+
+class TranscriptFinalized(CallEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "transcript"
+
+    turns: tuple[Turn, ...]
+    duration_seconds: float
+    ended_by: str  # goodbye, opt-out, prospect-hung-up, timeout, error, voicemail
+
+
+class OutcomeRecorded(CallEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "outcome"
+
+    conversation_summary: str
+    interest_level: InterestLevel
+    scheduled_meeting: bool = False
+    meeting_time: datetime | None = None
+    next_steps: str = ""
+    notes: str = ""
+    source: Literal["tool", "summary", "fallback"] = "tool"
+
+
+AnyEvent = (
+    LeadImported
+    | LeadOptedOut
+    | CampaignStarted
+    | CampaignStopped
+    | CallRequested
+    | CallPlaced
+    | CallAnswered
+    | CallFailed
+    | CallCompleted
+    | TranscriptFinalized
+    | OutcomeRecorded
+)
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    LeadImported,
+    LeadOptedOut,
+    CampaignStarted,
+    CampaignStopped,
+    CallRequested,
+    CallPlaced,
+    CallAnswered,
+    CallFailed,
+    CallCompleted,
+    TranscriptFinalized,
+    OutcomeRecorded,
+)

@@ -1,0 +1,21 @@
+"""How a service plugs into a process: its routes, and the workers it runs beside them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from litestar.types import ControllerRouterHandler
+
+from libs.events import EventBus
+
+# Entered once the bus is ready and left before it closes: consumers, dispatchers.
+WorkersFactory = Callable[[EventBus], AbstractAsyncContextManager[object]]
+
+
+@dataclass(frozen=True)
+class ServicePlugin:
+    name: str
+    route_handlers: Sequence[ControllerRouterHandler] = ()
+    workers: WorkersFactory | None = None

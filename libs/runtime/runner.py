@@ -1,0 +1,73 @@
+"""Run a process: NATS (embedded or given), the stream, then the HTTP app until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager
+
+import uvicorn
+from loguru import logger
+
+from libs.events import EmbeddedNatsServer, EventBus
+from libs.runtime.app import build_app
+from libs.runtime.plugin import ServicePlugin
+from libs.runtime.security import check_bind_address
+from libs.runtime.settings import RuntimeSettings
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn that stops on SIGINT/SIGTERM without re-raising the signal afterwards,
+    so that the NATS connection and the embedded server are closed in order."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop, sig)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _stop(self, sig: signal.Signals) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        logger.info("Received {signal}; shutting down", signal=sig.name)
+        self.should_exit = True
+
+
+async def connect_bus(settings: RuntimeSettings, stack: AsyncExitStack, name: str) -> EventBus:
+    url = settings.nats_url
+    if url is None:
+        server = EmbeddedNatsServer(settings.nats_store_dir)
+        await stack.enter_async_context(server)
+        url = server.url
+    bus = await EventBus.connect(url, name=name)
+    stack.push_async_callback(bus.close)
+    await bus.ensure_stream(replicas=settings.stream_replicas)
+    return bus
+
+
+async def serve(plugins: Sequence[ServicePlugin], settings: RuntimeSettings, *, name: str) -> None:
+    check_bind_address(settings.host, settings.api_token)
+    async with AsyncExitStack() as stack:
+        bus = await connect_bus(settings, stack, name)
+        app = build_app(plugins, bus=bus, api_token=settings.api_token, title=name)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+        logger.info(
+            "Serving {services} on http://{host}:{port}",
+            host=settings.host,
+            port=settings.port,
+            services=",".join(p.name for p in plugins) or "probes",
+        )
+        await _Server(config).serve()

@@ -1,0 +1,1 @@
+"""The five services. `python -m services` runs them all in one process."""

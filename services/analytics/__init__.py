@@ -1,0 +1,1 @@
+"""Analytics: every event projected into DuckDB and the results CSV."""

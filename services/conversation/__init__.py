@@ -1,0 +1,1 @@
+"""Conversation: the Pipecat sales agent on each Twilio media stream."""

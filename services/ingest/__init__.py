@@ -1,0 +1,1 @@
+"""Ingest: lead CSVs in, validated LeadImported events out."""

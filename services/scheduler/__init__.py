@@ -1,0 +1,1 @@
+"""Scheduler: campaigns, the calling window and the dispatcher that requests calls."""

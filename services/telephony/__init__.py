@@ -1,0 +1,1 @@
+"""Telephony: places the calls (Twilio or the simulated carrier) and reports their fate."""

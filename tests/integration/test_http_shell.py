@@ -1,0 +1,122 @@
+"""The HTTP shell every service shares, served by real uvicorn on loopback."""
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+import uvicorn
+from litestar import get, post
+
+from libs.events import EventBus
+from libs.runtime.app import build_app
+from libs.runtime.plugin import ServicePlugin
+from libs.runtime.security import UnsafeBindError, check_bind_address
+
+TOKEN = "s3cret-token"
+
+
+@get("/campaign/status", sync_to_thread=False)
+def campaign_status() -> dict[str, str]:
+    return {"state": "idle"}
+
+
+@post("/twilio/status", opt={"access": "twilio"}, status_code=204, sync_to_thread=False)
+def twilio_status() -> None:
+    return None
+
+
+@get("/explode", sync_to_thread=False)
+def explode() -> None:
+    raise RuntimeError("database password is hunter2")
+
+
+PLUGIN = ServicePlugin(name="sample", route_handlers=[campaign_status, twilio_status, explode])
+
+
+@asynccontextmanager
+async def serving(bus: EventBus, api_token: str | None) -> AsyncIterator[httpx.AsyncClient]:
+    app = build_app([PLUGIN], bus=bus, api_token=api_token, title="test")
+    # Bind and listen before the server starts: requests wait in the backlog, so no polling.
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve(sockets=[listening]))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_probes_report_alive_and_ready(bus):
+    async with serving(bus, api_token=None) as client:
+        alive, ready = await client.get("/healthz"), await client.get("/readyz")
+    assert (alive.status_code, alive.json()) == (200, {"status": "alive"})
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready", "stream": "SALES"})
+
+
+async def test_not_ready_without_the_stream_says_why(bus):
+    await bus.js.delete_stream(bus.stream)
+    async with serving(bus, api_token=None) as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.headers["content-type"] == "application/problem+json"
+    assert ready.json() == {
+        "status": 503,
+        "title": "Service Unavailable",
+        "detail": "the SALES stream does not exist",
+    }
+
+
+async def test_without_api_token_management_routes_are_open_on_loopback(bus):
+    async with serving(bus, api_token=None) as client:
+        response = await client.get("/campaign/status")
+    assert (response.status_code, response.json()) == (200, {"state": "idle"})
+
+
+async def test_api_token_guards_management_routes_only(bus):
+    async with serving(bus, api_token=TOKEN) as client:
+        missing = await client.get("/campaign/status")
+        wrong = await client.get("/campaign/status", headers={"Authorization": "Bearer nope"})
+        right = await client.get("/campaign/status", headers={"Authorization": f"Bearer {TOKEN}"})
+        webhook = await client.post("/twilio/status")
+        probes = [(await client.get(p)).status_code for p in ("/healthz", "/readyz")]
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["detail"] == (
+        "this route needs the header 'Authorization: Bearer <API_TOKEN>'"
+    )
+    assert right.status_code == 200
+    assert webhook.status_code == 204  # Twilio signs its webhooks instead
+    assert probes == [200, 200]
+
+
+async def test_errors_are_problem_details_and_never_leak_internals(bus):
+    async with serving(bus, api_token=None) as client:
+        unknown = await client.get("/no/such/route")
+        crashed = await client.get("/explode")
+    assert unknown.status_code == 404
+    assert set(unknown.json()) == {"status", "title", "detail"}
+    assert crashed.status_code == 500
+    assert crashed.json()["title"] == "Internal Server Error"
+    assert "hunter2" not in crashed.text
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "sales.example.com"])
+def test_binding_beyond_loopback_without_a_token_is_refused(host):
+    with pytest.raises(UnsafeBindError, match=r"refusing to listen on .* without API_TOKEN"):
+        check_bind_address(host, api_token=None)
+    check_bind_address(host, api_token=TOKEN)  # with a token it is the operator's choice
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_loopback_needs_no_token(host):
+    check_bind_address(host, api_token=None)
