@@ -1,5 +1,6 @@
 """The event contract every service speaks, and the client for the bus that carries it."""
 
+from libs.events.acks import PublishRefusedError, Stored
 from libs.events.bus import EventBus, PublishError
 from libs.events.codec import MalformedEventError, decode_event, encode_event, event_schema
 from libs.events.consumer import ConsumerSettings, Delivery, DurableConsumer
@@ -56,6 +57,8 @@ __all__ = [
     "NatsServerError",
     "OutcomeRecorded",
     "PublishError",
+    "PublishRefusedError",
+    "Stored",
     "TimeWindow",
     "TranscriptFinalized",
     "Turn",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
@@ -12,9 +11,10 @@ import nats.errors
 from loguru import logger
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.api import PubAck, StorageType, StreamConfig
+from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from libs.events.acks import AckInbox, Stored
 from libs.events.codec import decode_event, encode_event
 from libs.events.model import AnyEvent, Event
 from libs.events.subjects import ALL_SUBJECTS, STREAM_NAME
@@ -47,7 +47,8 @@ class EventBus:
         max_pending_publishes: int = 4000,
     ) -> None:
         self.nc = nc
-        self.js: JetStreamContext = nc.jetstream(publish_async_max_pending=2**31 - 1)
+        self.js: JetStreamContext = nc.jetstream()
+        self._acks = AckInbox(nc)
         self.max_pending_publishes = max_pending_publishes
         self.stream = stream
         self.ack_timeout = ack_timeout
@@ -115,56 +116,59 @@ class EventBus:
             return False
         return True
 
-    async def publish(self, event: Event) -> PubAck:
+    async def publish(self, event: Event) -> Stored:
         """Publish one event and wait until JetStream has stored it."""
-        return await self.js.publish(
-            event.subject,
-            encode_event(event),
-            timeout=self.ack_timeout,
-            headers={MSG_ID_HEADER: str(event.event_id)},
-        )
+        [stored] = await self.publish_many((event,))
+        return stored
 
-    async def publish_many(self, events: Iterable[Event]) -> list[PubAck]:
+    async def publish_many(self, events: Iterable[Event]) -> list[Stored]:
         """Publish pipelined, then check every ack; raise if any event was not stored."""
         batch = list(events)
-        pending: list[asyncio.Future[PubAck]] = []
+        pending: list[asyncio.Future[Stored]] = []
         failed: list[tuple[Event, BaseException]] = []
         try:
             for index, event in enumerate(batch):
                 if index >= self.max_pending_publishes:
                     await self._wait_for_ack(pending[index - self.max_pending_publishes])
-                pending.append(
-                    await self.js.publish_async(
-                        event.subject,
-                        encode_event(event),
-                        headers={MSG_ID_HEADER: str(event.event_id)},
-                    )
+                reply_to, future = await self._acks.reply_to()
+                pending.append(future)
+                await self.nc.publish(
+                    event.subject,
+                    encode_event(event),
+                    reply=reply_to,
+                    headers={MSG_ID_HEADER: str(event.event_id)},
                 )
         except (nats.errors.Error, TimeoutError) as exc:  # stalled, or the connection dropped
             failed.extend((event, exc) for event in batch[len(pending) :])
-        if not all(future.done() for future in pending):
-            # A bounded wait, not a bare gather: nats-py 2.16 loses a JetStream error reply to
-            # an async publish (it raises inside its reply callback, leaving the future open),
-            # so a refused event shows up here as a missing ack rather than as its error.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.ack_timeout):
-                    await self.js.publish_async_completed()
-        acks: list[PubAck] = []
+        await self._wait_for_all(pending)
+        stored: list[Stored] = []
         for event, future in zip(batch, pending, strict=False):
             if not future.done():
+                self._acks.forget(future)
                 future.cancel()
                 failed.append((event, TimeoutError(f"no ack within {self.ack_timeout}s")))
             elif (error := future.exception()) is not None:
                 failed.append((event, error))
             else:
-                acks.append(future.result())
+                stored.append(future.result())
         if failed:
             raise PublishError(failed, total=len(batch))
-        return acks
+        return stored
 
-    async def _wait_for_ack(self, oldest: asyncio.Future[PubAck]) -> None:
-        # Our own window over in-flight publishes. nats-py has one too, but its timed wait
-        # costs a task per message; this waits only when the window is actually full.
+    async def _wait_for_all(self, pending: list[asyncio.Future[Stored]]) -> None:
+        # Acks come back nearly in order, so by the time the last publish is out most are
+        # in: wait only on the stragglers, against one deadline for the whole batch.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.ack_timeout
+        for future in pending:
+            if not future.done():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return
+                await asyncio.wait((future,), timeout=remaining)
+
+    async def _wait_for_ack(self, oldest: asyncio.Future[Stored]) -> None:
+        # Bounds the publishes in flight: a stalled server fails the batch, not the process.
         if not oldest.done():
             await asyncio.wait((oldest,), timeout=self.ack_timeout)
             if not oldest.done():
@@ -185,4 +189,5 @@ class EventBus:
     async def close(self) -> None:
         """Flush what is pending (acks included) and close."""
         if not self.nc.is_closed:
+            await self._acks.close()
             await self.nc.drain()

@@ -1,0 +1,38 @@
+"""The entry point every `python -m services...` shares: settings, logging, serve."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Mapping
+
+from loguru import logger
+
+from libs.events import NatsServerError
+from libs.runtime.logging import configure_logging
+from libs.runtime.plugin import ServicePlugin
+from libs.runtime.runner import serve
+from libs.runtime.security import UnsafeBindError
+from libs.runtime.settings import RuntimeSettings, SettingsError, load_settings, read_environment
+
+# Builds a process's service plugins from the environment; each reads its own settings.
+PluginsFactory = Callable[[Mapping[str, str]], list[ServicePlugin]]
+
+
+def run_services(build_plugins: PluginsFactory, *, name: str) -> int:
+    """Run until SIGINT/SIGTERM; 0 on a clean stop, 2 when the configuration is refused."""
+    environ = read_environment()
+    try:
+        settings = load_settings(RuntimeSettings, environ)
+        configure_logging(
+            service=name, level=settings.log_level, json=settings.log_format == "json"
+        )
+        plugins = build_plugins(environ)
+        asyncio.run(serve(plugins, settings, name=name))
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (UnsafeBindError, NatsServerError) as exc:
+        logger.error("{error}", error=str(exc))
+        return 2
+    return 0
