@@ -1,0 +1,1 @@
+"""The offline world: what the simulated carrier and the simulated voices agree on."""
