@@ -12,6 +12,10 @@ from libs.events import (
     CallFailed,
     CallPlaced,
     CallRequested,
+    CampaignFinished,
+    CampaignLeadsRequeued,
+    CampaignPaused,
+    CampaignResumed,
     CampaignStarted,
     CampaignStopped,
     LeadImported,
@@ -87,6 +91,20 @@ def one_of_each_event() -> list[AnyEvent]:
             campaign_id=CAMPAIGN_ID,
             reason="stopped by user",
             hang_up_live_calls=True,
+        ),
+        CampaignPaused(
+            event_id=uuid4(),
+            **common,
+            campaign_id=CAMPAIGN_ID,
+            reason="8 of the last 10 calls failed",
+            automatic=True,
+        ),
+        CampaignResumed(event_id=uuid4(), **common, campaign_id=CAMPAIGN_ID),
+        CampaignLeadsRequeued(
+            event_id=uuid4(), **common, campaign_id=CAMPAIGN_ID, lead_ids=(LEAD_ID,), reason="busy"
+        ),
+        CampaignFinished(
+            event_id=uuid4(), **common, campaign_id=CAMPAIGN_ID, summary={"completed": 1}
         ),
         CallRequested(
             event_id=uuid4(),

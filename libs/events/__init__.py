@@ -5,6 +5,7 @@ from libs.events.bus import EventBus, PublishError
 from libs.events.codec import MalformedEventError, decode_event, encode_event, event_schema
 from libs.events.consumer import ConsumerSettings, Delivery, DurableConsumer
 from libs.events.embedded_server import EmbeddedNatsServer, NatsServerError
+from libs.events.ids import call_id_for, lead_id_for
 from libs.events.model import (
     EVENT_TYPES,
     AnyEvent,
@@ -15,6 +16,10 @@ from libs.events.model import (
     CallPlaced,
     CallRequested,
     CampaignEvent,
+    CampaignFinished,
+    CampaignLeadsRequeued,
+    CampaignPaused,
+    CampaignResumed,
     CampaignStarted,
     CampaignStopped,
     Event,
@@ -41,6 +46,10 @@ __all__ = [
     "CallPlaced",
     "CallRequested",
     "CampaignEvent",
+    "CampaignFinished",
+    "CampaignLeadsRequeued",
+    "CampaignPaused",
+    "CampaignResumed",
     "CampaignStarted",
     "CampaignStopped",
     "ConsumerSettings",
@@ -62,10 +71,12 @@ __all__ = [
     "TimeWindow",
     "TranscriptFinalized",
     "Turn",
+    "call_id_for",
     "decode_event",
     "encode_event",
     "event_schema",
     "history_of",
+    "lead_id_for",
     "subject_filter",
     "subject_for",
 ]

@@ -142,6 +142,34 @@ class CampaignStopped(CampaignEvent, frozen=True, kw_only=True):
     hang_up_live_calls: bool = False
 
 
+class CampaignPaused(CampaignEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "paused"
+
+    reason: str
+    automatic: bool = False  # paused by the failure brake rather than by a person
+
+
+class CampaignResumed(CampaignEvent, frozen=True, kw_only=True):
+    subject_verb: ClassVar[str] = "resumed"
+
+
+class CampaignLeadsRequeued(CampaignEvent, frozen=True, kw_only=True):
+    """Leads whose attempts ended get a fresh round of attempts in the same campaign."""
+
+    subject_verb: ClassVar[str] = "requeued"
+
+    lead_ids: tuple[UUID, ...]
+    reason: str = ""
+
+
+class CampaignFinished(CampaignEvent, frozen=True, kw_only=True):
+    """Every selected lead has a final result: nothing more will be dialled."""
+
+    subject_verb: ClassVar[str] = "finished"
+
+    summary: dict[str, int] = msgspec.field(default_factory=dict)  # leads by final status
+
+
 class CallRequested(CallEvent, frozen=True, kw_only=True):
     subject_verb: ClassVar[str] = "requested"
 
@@ -202,6 +230,10 @@ AnyEvent = (
     | LeadOptedOut
     | CampaignStarted
     | CampaignStopped
+    | CampaignPaused
+    | CampaignResumed
+    | CampaignLeadsRequeued
+    | CampaignFinished
     | CallRequested
     | CallPlaced
     | CallAnswered
@@ -216,6 +248,10 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     LeadOptedOut,
     CampaignStarted,
     CampaignStopped,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignLeadsRequeued,
+    CampaignFinished,
     CallRequested,
     CallPlaced,
     CallAnswered,

@@ -48,6 +48,10 @@ def test_subjects_put_the_entity_first():
         "LeadOptedOut": f"sales.lead.{LEAD_ID}.opted_out",
         "CampaignStarted": f"sales.campaign.{CAMPAIGN_ID}.started",
         "CampaignStopped": f"sales.campaign.{CAMPAIGN_ID}.stopped",
+        "CampaignPaused": f"sales.campaign.{CAMPAIGN_ID}.paused",
+        "CampaignResumed": f"sales.campaign.{CAMPAIGN_ID}.resumed",
+        "CampaignLeadsRequeued": f"sales.campaign.{CAMPAIGN_ID}.requeued",
+        "CampaignFinished": f"sales.campaign.{CAMPAIGN_ID}.finished",
         "CallRequested": f"sales.call.{CALL_ID}.requested",
         "CallPlaced": f"sales.call.{CALL_ID}.placed",
         "CallAnswered": f"sales.call.{CALL_ID}.answered",
@@ -110,3 +114,12 @@ def test_the_schema_only_grows_compared_with_the_committed_copy():
     committed = json.loads(COMMITTED_SCHEMA.read_text())
     current = msgspec.json.decode(msgspec.json.encode(event_schema()))
     assert current == committed
+
+
+def test_ids_that_decide_whether_a_phone_rings_are_derived():
+    from libs.events import call_id_for, lead_id_for
+
+    assert lead_id_for("+12025550143") == lead_id_for("+12025550143")
+    assert lead_id_for("+12025550143") != lead_id_for("+12025550144")
+    assert call_id_for(CAMPAIGN_ID, LEAD_ID, 1) == call_id_for(CAMPAIGN_ID, LEAD_ID, 1)
+    assert call_id_for(CAMPAIGN_ID, LEAD_ID, 1) != call_id_for(CAMPAIGN_ID, LEAD_ID, 2)
