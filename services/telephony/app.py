@@ -1,0 +1,178 @@
+"""Twilio's webhooks (TwiML, status, AMD), each verified by signature, and the hang-up route."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from litestar import MediaType, Request, Response, Router, post
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import (
+    HTTPException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.params import FromPath
+from loguru import logger
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+from libs.events import CallPlaced, EventBus, subject_for
+from services.telephony import call_facts
+from services.telephony.config import TelephonySettings
+from services.telephony.domain import (
+    StatusCallback,
+    events_for_callback,
+    signed_url,
+    stream_url,
+)
+from services.telephony.providers import CallProvider, UnknownCallError
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+TWILIO = {"access": "twilio"}
+
+
+@dataclass(frozen=True)
+class Telephony:
+    """What the routes share: settings, the provider, the clock."""
+
+    settings: TelephonySettings
+    provider: CallProvider
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+async def verified_params(request: Request[Any, Any, Any], telephony: Telephony) -> dict[str, str]:
+    """The webhook's form parameters, if Twilio's signature over them and the URL holds."""
+    form = await request.form()
+    params = {key: str(value) for key, value in form.items()}
+    signature = request.headers.get(SIGNATURE_HEADER)
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    url = signed_url(telephony.settings.public_base_url, request.url.path, query)
+    validator = RequestValidator(telephony.settings.auth_token)
+    if not signature or not validator.validate(url, params, signature):
+        logger.warning("Rejected a webhook on {path}: bad signature", path=request.url.path)
+        raise PermissionDeniedException(
+            detail=f"the {SIGNATURE_HEADER} header is missing or does not match this request"
+        )
+    return params
+
+
+def call_id_parameter(request: Request[Any, Any, Any]) -> UUID:
+    raw = request.query_params.get("call_id", "")
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise ValidationException(
+            detail=f"query parameter 'call_id' must be a UUID, got {raw!r}"
+        ) from None
+
+
+@post("/twilio/twiml", opt=TWILIO, status_code=200)
+async def answer_twiml(
+    request: Request[Any, Any, Any], telephony: NamedDependency[Telephony]
+) -> Response[str]:
+    """The answered call's instructions: a bidirectional media stream carrying `call_id`."""
+    await verified_params(request, telephony)
+    call_id = call_id_parameter(request)
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=stream_url(telephony.settings.public_base_url))
+    stream.parameter(name="call_id", value=str(call_id))
+    response.append(connect)
+    with logger.contextualize(call_id=str(call_id)):
+        logger.info("Answered TwiML: connecting the media stream")
+    return Response(str(response), media_type=MediaType.XML)
+
+
+@post("/twilio/status", opt=TWILIO, status_code=204)
+async def call_status(
+    request: Request[Any, Any, Any],
+    telephony: NamedDependency[Telephony],
+    bus: NamedDependency[EventBus],
+) -> None:
+    """Twilio's call progress: maps statuses to call events, idempotently."""
+    await record_callback(request, telephony, bus)
+
+
+@post("/twilio/amd", opt=TWILIO, status_code=204)
+async def machine_detection(
+    request: Request[Any, Any, Any],
+    telephony: NamedDependency[Telephony],
+    bus: NamedDependency[EventBus],
+) -> None:
+    """Twilio's asynchronous answering machine detection result."""
+    await record_callback(request, telephony, bus)
+
+
+async def record_callback(
+    request: Request[Any, Any, Any], telephony: Telephony, bus: EventBus
+) -> None:
+    params = await verified_params(request, telephony)
+    call_id = call_id_parameter(request)
+    with logger.contextualize(call_id=str(call_id)):
+        call = await call_facts.call_request(bus, call_id)
+        if call is None:
+            raise NotFoundException(detail=f"no call was requested with call_id {call_id}")
+        callback = parse_callback(params)
+        progress = await call_facts.call_progress(bus, call_id)
+        events = events_for_callback(call, progress, callback, telephony.clock())
+        if events:
+            await bus.publish_many(events)
+        logger.info(
+            "Twilio {status} for call: {events}",
+            status=callback.call_status or f"AMD {callback.answered_by}",
+            events=",".join(type(event).__name__ for event in events) or "nothing new",
+        )
+
+
+def parse_callback(params: Mapping[str, str]) -> StatusCallback:
+    def number(name: str) -> float | None:
+        try:
+            return float(params[name])
+        except (KeyError, ValueError):
+            return None
+
+    error_code = number("ErrorCode")
+    return StatusCallback(
+        call_status=params.get("CallStatus"),
+        answered_by=params.get("AnsweredBy"),
+        duration_seconds=number("CallDuration"),
+        error_code=int(error_code) if error_code is not None else None,
+        error_message=params.get("ErrorMessage", ""),
+    )
+
+
+@post("/telephony/calls/{call_id:uuid}/hang-up", status_code=202)
+async def hang_up_call(
+    call_id: FromPath[UUID], telephony: NamedDependency[Telephony], bus: NamedDependency[EventBus]
+) -> dict[str, str]:
+    """End a live call now: hung up if answered, its ringing canceled otherwise."""
+    placed = await bus.last_event(subject_for(CallPlaced, call_id))
+    if not isinstance(placed, CallPlaced):
+        raise NotFoundException(detail=f"call_id {call_id} was never placed")
+    progress = await call_facts.call_progress(bus, call_id)
+    if progress.finished:
+        raise HTTPException(status_code=409, detail=f"call_id {call_id} has already ended")
+    try:
+        await telephony.provider.hang_up(placed.provider_call_id, answered=progress.answered)
+    except UnknownCallError:
+        raise HTTPException(
+            status_code=409, detail=f"call_id {call_id} is no longer live at the carrier"
+        ) from None
+    with logger.contextualize(call_id=str(call_id)):
+        logger.info("Hang-up requested")
+    return {"call_id": str(call_id), "status": "hanging-up"}
+
+
+def telephony_router(
+    telephony: NamedDependency[Telephony], extra: list[Any] | None = None
+) -> Router:
+    return Router(
+        path="/",
+        route_handlers=[answer_twiml, call_status, machine_detection, hang_up_call, *(extra or [])],
+        dependencies={"telephony": Provide(lambda: telephony, sync_to_thread=False)},
+    )

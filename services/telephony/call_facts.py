@@ -1,0 +1,81 @@
+"""What the stream already knows about a call or a campaign, read by direct gets."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from libs.events import (
+    AnyEvent,
+    CallAnswered,
+    CallCompleted,
+    CallFailed,
+    CallPlaced,
+    CallRequested,
+    CampaignStarted,
+    CampaignStopped,
+    EventBus,
+    decode_event,
+    subject_filter,
+    subject_for,
+)
+from services.telephony.domain import CallProgress, LiveCall, live_calls, progress_from
+
+
+async def call_request(bus: EventBus, call_id: UUID) -> CallRequested | None:
+    event = await bus.last_event(subject_for(CallRequested, call_id))
+    return event if isinstance(event, CallRequested) else None
+
+
+async def call_placement(bus: EventBus, call_id: UUID) -> CallPlaced | CallFailed | None:
+    """The provider's answer to the request, if it was already given."""
+    for event_type in (CallPlaced, CallFailed):
+        event = await bus.last_event(subject_for(event_type, call_id))
+        if isinstance(event, CallPlaced | CallFailed):
+            return event
+    return None
+
+
+async def call_progress(bus: EventBus, call_id: UUID) -> CallProgress:
+    answered = await bus.last_event(subject_for(CallAnswered, call_id))
+    failed = await bus.last_event(subject_for(CallFailed, call_id))
+    completed = await bus.last_event(subject_for(CallCompleted, call_id))
+    return progress_from(
+        answered if isinstance(answered, CallAnswered) else None,
+        failed if isinstance(failed, CallFailed) else None,
+        completed if isinstance(completed, CallCompleted) else None,
+    )
+
+
+async def campaign_events(
+    bus: EventBus, campaign_id: UUID
+) -> tuple[CampaignStarted | None, CampaignStopped | None]:
+    started = await bus.last_event(subject_for(CampaignStarted, campaign_id))
+    stopped = await bus.last_event(subject_for(CampaignStopped, campaign_id))
+    return (
+        started if isinstance(started, CampaignStarted) else None,
+        stopped if isinstance(stopped, CampaignStopped) else None,
+    )
+
+
+async def live_calls_of_campaign(bus: EventBus, campaign_id: UUID) -> list[LiveCall]:
+    """Reads the call lifecycle up to now with an ephemeral consumer; rare, so no projection."""
+    subjects = [subject_filter(t) for t in (CallPlaced, CallAnswered, CallFailed, CallCompleted)]
+    config = ConsumerConfig(
+        ack_policy=AckPolicy.NONE,
+        deliver_policy=DeliverPolicy.ALL,
+        filter_subjects=subjects,
+        inactive_threshold=30.0,
+    )
+    subscription = await bus.js.pull_subscribe("", stream=bus.stream, config=config)
+    events: list[AnyEvent] = []
+    try:
+        remaining = (await subscription.consumer_info()).num_pending
+        while remaining > 0:
+            batch = await subscription.fetch(min(remaining, 512), timeout=5)
+            remaining -= len(batch)
+            events.extend(decode_event(message.data, message.subject) for message in batch)
+    finally:
+        await subscription.unsubscribe()
+    return [call for call in live_calls(events).values() if call.campaign_id == campaign_id]

@@ -1,0 +1,232 @@
+"""The simulated carrier: plays Twilio and the prospect, so the system runs with no network.
+
+From the outside it behaves as Twilio does for a call created with our parameters: signed
+status callbacks (initiated, ringing, then in-progress and completed, or busy / no-answer /
+canceled), an asynchronous AMD callback, a signed TwiML fetch, and a Media Stream to the
+URL in that TwiML. Who answers and what they say comes from libs/simulation/personas.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import xml.etree.ElementTree as ElementTree
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from uuid import uuid5
+
+import httpx
+from loguru import logger
+from twilio.request_validator import RequestValidator
+
+from libs.events import CallRequested
+from libs.simulation.personas import Persona, choose_persona
+from services.telephony.config import SIMULATED_FROM_NUMBER, TelephonySettings
+from services.telephony.domain import webhook_url
+from services.telephony.media_stream import ProspectOnTheLine, Speak
+from services.telephony.providers import CallRejectedError, UnknownCallError
+
+INVALID_NUMBER = 21211
+RELEASE_TIMEOUT_SECONDS = 30.0  # CallPlaced should be stored long before this
+
+
+class TwimlError(ValueError):
+    """The TwiML the application answered has no <Connect><Stream url=...>."""
+
+
+@dataclass
+class SimulatedCall:
+    request: CallRequested
+    persona: Persona
+    call_sid: str
+    time_limit_seconds: int
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    hang_up: asyncio.Event = field(default_factory=asyncio.Event)
+    agent_lines: list[str] = field(default_factory=list)
+
+
+class SimulatedCarrier:
+    name = "simulated"
+
+    def __init__(self, settings: TelephonySettings, speak: Speak) -> None:
+        self.settings = settings
+        self.speak = speak
+        self.calls: dict[str, SimulatedCall] = {}  # live calls by CallSid
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._http: httpx.AsyncClient | None = None
+        self._validator = RequestValidator(settings.auth_token)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[SimulatedCarrier]:
+        async with httpx.AsyncClient(timeout=15) as http:
+            self._http = http
+            try:
+                yield self
+            finally:
+                for task in self._tasks:
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+                self._http = None
+
+    def check_credentials(self, account_sid: str, auth_token: str) -> bool:
+        """Basic auth on the fake REST API, as Twilio checks it."""
+        expected = f"{self.settings.account_sid}:{self.settings.auth_token}".encode()
+        return hmac.compare_digest(f"{account_sid}:{auth_token}".encode(), expected)
+
+    async def place_call(self, request: CallRequested, time_limit_seconds: int) -> str:
+        persona = choose_persona(
+            self.settings.simulation_seed,
+            request.lead.phone_number,
+            request.attempt,
+            contact_name=request.lead.contact_name,
+            business_name=request.lead.business_name,
+        )
+        if persona.kind == "carrier-failure":
+            raise CallRejectedError(INVALID_NUMBER, "The 'To' number is not a valid phone number.")
+        call_sid = "CA" + uuid5(request.call_id, "simulated-call").hex
+        call = SimulatedCall(
+            request=request,
+            persona=persona,
+            call_sid=call_sid,
+            time_limit_seconds=time_limit_seconds,
+        )
+        self.calls[call_sid] = call
+        task = asyncio.create_task(self._run(call), name=f"simulated-call-{call_sid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        logger.info("Simulated call {sid} will be {kind}", sid=call_sid, kind=persona.kind)
+        return call_sid
+
+    def call_placed(self, provider_call_id: str) -> None:
+        if (call := self.calls.get(provider_call_id)) is not None:
+            call.released.set()
+
+    async def hang_up(self, provider_call_id: str, *, answered: bool) -> None:
+        call = self.calls.get(provider_call_id)
+        if call is None:
+            raise UnknownCallError(provider_call_id)
+        call.hang_up.set()
+
+    async def _run(self, call: SimulatedCall) -> None:
+        with logger.contextualize(
+            call_id=str(call.request.call_id), lead_id=str(call.request.lead_id)
+        ):
+            try:
+                await asyncio.wait_for(call.released.wait(), RELEASE_TIMEOUT_SECONDS)
+                await self._ring_and_connect(call)
+            except Exception:  # a task's top: log it, the call is simply over
+                logger.exception("Simulated call {sid} broke off", sid=call.call_sid)
+            finally:
+                self.calls.pop(call.call_sid, None)
+
+    async def _ring_and_connect(self, call: SimulatedCall) -> None:
+        persona = call.persona
+        await self._post_status(call, "initiated")
+        await self._post_status(call, "ringing")
+        ring = persona.ring_seconds
+        if persona.kind == "no-answer":
+            ring = min(ring, self.settings.ring_timeout_seconds)
+        if await _wait_or_hang_up(call.hang_up, ring * self.settings.simulation_pace):
+            await self._post_status(call, "canceled")
+            return
+        if not persona.answers:
+            await self._post_status(call, "busy" if persona.kind == "busy" else "no-answer")
+            return
+        loop = asyncio.get_running_loop()
+        answered_at = loop.time()
+        await self._post_status(call, "in-progress")
+        answered_by = "machine_start" if persona.answered_by_machine else "human"
+        await self._post(
+            call, "/twilio/amd", {"AnsweredBy": answered_by, "MachineDetectionDuration": "1800"}
+        )
+        ending = await self._stream(call)
+        duration = round(loop.time() - answered_at)
+        logger.info("Simulated call {sid} ended: {ending}", sid=call.call_sid, ending=ending)
+        await self._post_status(
+            call, "completed", CallDuration=str(duration), Duration=str(-(-duration // 60))
+        )
+
+    async def _stream(self, call: SimulatedCall) -> str:
+        twiml = await self._post(call, "/twilio/twiml", {"CallStatus": "in-progress"})
+        url, parameters = parse_stream_twiml(twiml)
+        prospect = ProspectOnTheLine(
+            stream_url=url,
+            account_sid=self.settings.account_sid,
+            call_sid=call.call_sid,
+            stream_sid="MZ" + uuid5(call.request.call_id, "simulated-stream").hex,
+            custom_parameters=parameters,
+            persona=call.persona,
+            speak=self.speak,
+        )
+        call.agent_lines = prospect.agent_lines
+        return await prospect.run(call.hang_up, call.time_limit_seconds)
+
+    async def _post_status(self, call: SimulatedCall, status: str, **extra: str) -> None:
+        await self._post(call, "/twilio/status", {"CallStatus": status, **extra})
+
+    async def _post(self, call: SimulatedCall, path: str, values: dict[str, str]) -> str:
+        """A signed webhook request, as Twilio makes it; retried if the application is down."""
+        if self._http is None:
+            raise RuntimeError("the simulated carrier is not running")
+        url = webhook_url(self.settings.public_base_url, path, call.request.call_id)
+        params = {**self._call_params(call), **values}
+        headers = {"X-Twilio-Signature": self._validator.compute_signature(url, params)}
+        for attempt in range(1, 4):
+            try:
+                response = await self._http.post(url, data=params, headers=headers)
+            except httpx.TransportError as exc:
+                error = f"{type(exc).__name__}"
+            else:
+                if response.status_code < 500:
+                    if response.is_error:
+                        logger.warning(
+                            "{path} answered {code}", path=path, code=response.status_code
+                        )
+                    return response.text
+                error = f"HTTP {response.status_code}"
+            logger.warning(
+                "Webhook {path} failed ({error}), attempt {attempt}",
+                path=path,
+                error=error,
+                attempt=attempt,
+            )
+            await asyncio.sleep(0.5 * attempt)
+        return ""
+
+    def _call_params(self, call: SimulatedCall) -> dict[str, str]:
+        return {
+            "AccountSid": self.settings.account_sid,
+            "ApiVersion": "2010-04-01",
+            "CallSid": call.call_sid,
+            "Called": call.request.lead.phone_number,
+            "Caller": SIMULATED_FROM_NUMBER,
+            "Direction": "outbound-api",
+            "From": SIMULATED_FROM_NUMBER,
+            "To": call.request.lead.phone_number,
+        }
+
+
+def parse_stream_twiml(twiml: str) -> tuple[str, dict[str, str]]:
+    """The stream URL and its parameters from `<Response><Connect><Stream>` TwiML."""
+    try:
+        root = ElementTree.fromstring(twiml)
+    except ElementTree.ParseError as exc:
+        raise TwimlError(f"the TwiML is not XML: {exc}") from None
+    stream = root.find("./Connect/Stream")
+    if stream is None or not stream.get("url"):
+        raise TwimlError("the TwiML has no <Connect><Stream url=...>")
+    parameters = {
+        parameter.get("name", ""): parameter.get("value", "")
+        for parameter in stream.findall("Parameter")
+    }
+    return stream.get("url", ""), parameters
+
+
+async def _wait_or_hang_up(hang_up: asyncio.Event, seconds: float) -> bool:
+    """Ring for `seconds`; True if the call was hung up meanwhile."""
+    try:
+        await asyncio.wait_for(hang_up.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True

@@ -1,0 +1,83 @@
+"""Telephony settings: Twilio when fully configured, the simulated carrier otherwise."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Literal
+
+import msgspec
+
+from libs.runtime.settings import load_settings
+
+# The simulated carrier's account: fixed, shaped like a Twilio Account SID (AC + 32 hex),
+# so that a conversation service configured with it builds the same REST URLs as for Twilio.
+SIMULATED_ACCOUNT_SID = "AC" + "5151ca11ed0000000000000000000000"
+SIMULATED_FROM_NUMBER = "+15005550006"  # Twilio's own magic "valid from" test number
+SIMULATED_API_PREFIX = "/simulated-twilio"
+
+Mode = Literal["twilio", "simulated"]
+
+
+class TelephonySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    webhook_base_url: str | None = None  # public https base Twilio reaches us at
+    simulation: bool = False
+    host: str = "127.0.0.1"
+    port: int = 7860
+    call_timeout_seconds: int = 300  # Twilio's time_limit: the longest a call may last
+    ring_timeout_seconds: int = 30  # how long to ring before Twilio gives up (no-answer)
+    request_expiry_seconds: int = 600  # older CallRequested are not dialled (service was down)
+    twilio_api_base_url: str = "https://api.twilio.com"  # a local fake in tests
+    twilio_max_attempts: int = 4  # per call creation, on 429 and 5xx
+    twilio_retry_base_seconds: float = 0.5
+    simulation_seed: int = 7
+    simulation_auth_token: str | None = None  # unset: generated for this process
+    simulation_pace: float = 1.0  # scales ringing; 0 rings instantly
+
+    @property
+    def mode(self) -> Mode:
+        configured = all(
+            (
+                self.twilio_account_sid,
+                self.twilio_auth_token,
+                self.twilio_from_number,
+                self.webhook_base_url,
+            )
+        )
+        return "twilio" if configured and not self.simulation else "simulated"
+
+    @property
+    def public_base_url(self) -> str:
+        """Where webhooks are addressed: WEBHOOK_BASE_URL, else this process's own address."""
+        if self.webhook_base_url:
+            return self.webhook_base_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def simulated_api_base_url(self) -> str:
+        """The fake Twilio REST root the conversation service hangs up through in simulation."""
+        return f"http://{self.host}:{self.port}{SIMULATED_API_PREFIX}"
+
+    @property
+    def account_sid(self) -> str:
+        if self.mode == "twilio":
+            return self.twilio_account_sid or ""
+        return SIMULATED_ACCOUNT_SID
+
+    @property
+    def auth_token(self) -> str:
+        """The token webhooks are signed with: Twilio's, or the simulated account's."""
+        if self.mode == "twilio":
+            return self.twilio_auth_token or ""
+        return self.simulation_auth_token or ""
+
+
+def load_telephony_settings(environ: Mapping[str, str]) -> TelephonySettings:
+    settings = load_settings(TelephonySettings, environ)
+    if settings.mode == "simulated" and not settings.simulation_auth_token:
+        # One per process; a separately run conversation service needs SIMULATION_AUTH_TOKEN.
+        settings = msgspec.structs.replace(settings, simulation_auth_token=secrets.token_hex(16))
+    return settings

@@ -1,0 +1,262 @@
+"""The carrier's side of a Twilio Media Stream, with a scripted prospect on the line.
+
+Speaks the protocol as Twilio documents it: `connected`, `start` (streamSid, callSid,
+customParameters, mediaFormat audio/x-mulaw 8000 mono), `media` with 160-byte (20 ms)
+mu-law frames paced in real time, `mark` echoed once the audio sent before it has played
+(at once on `clear`), and `stop`. Beside the audio it sends ProspectSaid before each
+utterance and listens for AgentSaid (libs/simulation/protocol.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Literal
+
+from loguru import logger
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from libs.simulation.personas import Persona
+from libs.simulation.protocol import (
+    FRAME_BYTES,
+    FRAME_MILLISECONDS,
+    AgentSaid,
+    ProspectSaid,
+    decode_simulation,
+    encode_simulation,
+)
+
+Speak = Callable[[str, int], bytes]  # (text, seed) -> 8 kHz mu-law
+Ending = Literal["prospect-hung-up", "agent-hung-up", "stream-closed", "time-limit"]
+
+SILENCE_FRAME = b"\xff" * FRAME_BYTES
+FRAME_SECONDS = FRAME_MILLISECONDS / 1000
+TURN_QUIET_SECONDS = 0.4  # the agent has finished when its audio stops this long
+GOODBYE_QUIET_SECONDS = 2.0  # after the last line: time for the agent to wrap up and hang up
+MACHINE_QUIET_SECONDS = 3.0  # an answering machine stops recording after this much silence
+
+
+class ProspectOnTheLine:
+    """One answered call's media stream, from connect to stop."""
+
+    def __init__(
+        self,
+        *,
+        stream_url: str,
+        account_sid: str,
+        call_sid: str,
+        stream_sid: str,
+        custom_parameters: dict[str, str],
+        persona: Persona,
+        speak: Speak,
+    ) -> None:
+        self.stream_url = stream_url
+        self.account_sid = account_sid
+        self.call_sid = call_sid
+        self.stream_sid = stream_sid
+        self.custom_parameters = custom_parameters
+        self.persona = persona
+        self.speak = speak
+        self.agent_lines: list[str] = []
+        self._sequence = 0
+        self._chunk = 0
+        self._utterances: deque[tuple[str, bytes]] = deque()
+        self._spoken = asyncio.Event()  # set when the queued utterances have all played
+        self._agent_spoke = asyncio.Event()  # set on any AgentSaid or agent audio
+        self._agent_lines_answered = 0  # AgentSaid messages the persona has answered
+        self._last_agent_activity = 0.0
+        self._playback_ends = 0.0  # when the agent audio received so far finishes playing
+        self._marks: dict[str, asyncio.TimerHandle] = {}
+
+    async def run(self, hang_up: asyncio.Event, time_limit_seconds: float) -> Ending:
+        async with connect(self.stream_url, open_timeout=10, max_size=2**20) as socket:
+            await self._send_json(
+                socket, {"event": "connected", "protocol": "Call", "version": "1.0.0"}
+            )
+            await self._send_json(socket, self._start_message())
+            ending = await self._converse(socket, hang_up, time_limit_seconds)
+            for handle in self._marks.values():
+                handle.cancel()
+            if ending != "stream-closed":
+                with contextlib.suppress(ConnectionClosed):
+                    await self._send_json(socket, self._stop_message())
+        return ending
+
+    async def _converse(
+        self, socket: ClientConnection, hang_up: asyncio.Event, time_limit_seconds: float
+    ) -> Ending:
+        tasks: dict[asyncio.Task[Any], Ending] = {
+            asyncio.create_task(self._play_persona()): "prospect-hung-up",
+            asyncio.create_task(self._receive(socket)): "stream-closed",
+            asyncio.create_task(hang_up.wait()): "agent-hung-up",
+        }
+        sender = asyncio.create_task(self._send_audio(socket))
+        try:
+            done, _ = await asyncio.wait(
+                tasks, timeout=time_limit_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in (*tasks, sender):
+                task.cancel()
+            await asyncio.gather(*tasks, sender, return_exceptions=True)
+        if not done:
+            return "time-limit"
+        for task in done:
+            error = None if task.cancelled() else task.exception()
+            if error is not None and not isinstance(error, ConnectionClosed):
+                raise error
+        return tasks[next(iter(done))]
+
+    # The prospect -------------------------------------------------------------------
+
+    async def _play_persona(self) -> None:
+        """Say each line in turn, answering the agent; then let it wrap up, and hang up."""
+        lines = self.persona.lines
+        for index, line in enumerate(lines):
+            if index > 0:
+                await self._agent_finished(TURN_QUIET_SECONDS)
+            await self._say(line, index)
+        final_quiet = (
+            MACHINE_QUIET_SECONDS if self.persona.answered_by_machine else GOODBYE_QUIET_SECONDS
+        )
+        await self._agent_finished(final_quiet)
+
+    async def _say(self, text: str, index: int) -> None:
+        audio = self.speak(text, self.persona.voice_seed + index)
+        self._spoken.clear()
+        self._utterances.append((text, audio))
+        await self._spoken.wait()
+
+    async def _agent_finished(self, quiet_seconds: float) -> None:
+        """The agent said something new (AgentSaid), then its audio paused `quiet_seconds`."""
+        loop = asyncio.get_running_loop()
+        while len(self.agent_lines) <= self._agent_lines_answered:
+            self._agent_spoke.clear()
+            await self._agent_spoke.wait()
+        while True:
+            remaining = self._last_agent_activity + quiet_seconds - loop.time()
+            if remaining <= 0:
+                break
+            self._agent_spoke.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._agent_spoke.wait(), timeout=remaining)
+        self._agent_lines_answered = len(self.agent_lines)
+
+    # The wire -----------------------------------------------------------------------
+
+    async def _send_audio(self, socket: ClientConnection) -> None:
+        """One frame every 20 ms on a fixed schedule: the prospect's voice, else silence."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        audio = b""
+        frame_index = 0
+        while True:
+            if not audio and self._utterances:
+                text, audio = self._utterances.popleft()
+                await socket.send(encode_simulation(self.stream_sid, ProspectSaid(text=text)))
+            if audio:
+                frame, audio = audio[:FRAME_BYTES], audio[FRAME_BYTES:]
+                frame = frame.ljust(FRAME_BYTES, b"\xff")
+                if not audio and not self._utterances:
+                    self._spoken.set()
+            else:
+                frame = SILENCE_FRAME
+            await self._send_json(socket, self._media_message(frame, frame_index))
+            frame_index += 1
+            await asyncio.sleep(max(0.0, started + frame_index * FRAME_SECONDS - loop.time()))
+
+    async def _receive(self, socket: ClientConnection) -> None:
+        loop = asyncio.get_running_loop()
+        async for raw in socket:
+            simulation = decode_simulation(raw)
+            now = loop.time()
+            if isinstance(simulation, AgentSaid):
+                self.agent_lines.append(simulation.text)
+                self._agent_heard(now)
+                continue
+            message = json.loads(raw)
+            event = message.get("event")
+            if event == "media":
+                payload = base64.b64decode(message["media"]["payload"])
+                self._playback_ends = max(self._playback_ends, now) + len(payload) / 8000
+                self._agent_heard(now)
+            elif event == "mark":
+                self._echo_mark(socket, message["mark"]["name"], now)
+            elif event == "clear":  # drop the queued audio: every pending mark comes back now
+                self._playback_ends = now
+                for name, handle in list(self._marks.items()):
+                    handle.cancel()
+                    self._echo_now(socket, name)
+
+    def _agent_heard(self, now: float) -> None:
+        self._last_agent_activity = now
+        self._agent_spoke.set()
+
+    def _echo_mark(self, socket: ClientConnection, name: str, now: float) -> None:
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._playback_ends - now)
+        self._marks[name] = loop.call_later(delay, self._echo_now, socket, name)
+
+    def _echo_now(self, socket: ClientConnection, name: str) -> None:
+        self._marks.pop(name, None)
+        asyncio.get_running_loop().create_task(self._send_json(socket, self._mark_message(name)))
+
+    async def _send_json(self, socket: ClientConnection, message: dict[str, Any]) -> None:
+        try:
+            await socket.send(json.dumps(message))
+        except ConnectionClosed:
+            logger.debug("Stream closed before {event} was sent", event=message["event"])
+
+    def _next_sequence(self) -> str:
+        self._sequence += 1
+        return str(self._sequence)
+
+    def _start_message(self) -> dict[str, Any]:
+        return {
+            "event": "start",
+            "sequenceNumber": self._next_sequence(),
+            "start": {
+                "accountSid": self.account_sid,
+                "streamSid": self.stream_sid,
+                "callSid": self.call_sid,
+                "tracks": ["inbound"],
+                "customParameters": self.custom_parameters,
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+            "streamSid": self.stream_sid,
+        }
+
+    def _media_message(self, frame: bytes, frame_index: int) -> dict[str, Any]:
+        self._chunk += 1
+        return {
+            "event": "media",
+            "sequenceNumber": self._next_sequence(),
+            "media": {
+                "track": "inbound",
+                "chunk": str(self._chunk),
+                "timestamp": str(frame_index * FRAME_MILLISECONDS),
+                "payload": base64.b64encode(frame).decode(),
+            },
+            "streamSid": self.stream_sid,
+        }
+
+    def _mark_message(self, name: str) -> dict[str, Any]:
+        return {
+            "event": "mark",
+            "sequenceNumber": self._next_sequence(),
+            "streamSid": self.stream_sid,
+            "mark": {"name": name},
+        }
+
+    def _stop_message(self) -> dict[str, Any]:
+        return {
+            "event": "stop",
+            "sequenceNumber": self._next_sequence(),
+            "streamSid": self.stream_sid,
+            "stop": {"accountSid": self.account_sid, "callSid": self.call_sid},
+        }

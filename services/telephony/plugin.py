@@ -1,0 +1,72 @@
+"""The telephony service's routes and workers, with Twilio or the simulated carrier."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from loguru import logger
+
+from libs.events import EventBus
+from libs.runtime.plugin import ServicePlugin
+from services.telephony.app import Telephony, telephony_router
+from services.telephony.carrier import SimulatedCarrier
+from services.telephony.config import TelephonySettings, load_telephony_settings
+from services.telephony.media_stream import Speak
+from services.telephony.providers import CallProvider
+from services.telephony.simulated_api import update_simulated_call
+from services.telephony.twilio_provider import TwilioProvider
+from services.telephony.worker import CallDialer, running_dialer
+
+
+def simulated_voice(text: str, seed: int) -> bytes:
+    # Imported on first use: the speech generator needs numpy, which only simulation uses.
+    from libs.simulation.speech import synthesize_utterance
+
+    return synthesize_utterance(text, seed)
+
+
+def build_provider(settings: TelephonySettings, speak: Speak = simulated_voice) -> CallProvider:
+    if settings.mode == "twilio":
+        return TwilioProvider(settings)
+    return SimulatedCarrier(settings, speak)
+
+
+def announce(settings: TelephonySettings) -> None:
+    if settings.mode == "twilio":
+        logger.warning(
+            "TELEPHONY: REAL CALLS through Twilio; webhooks at {base}",
+            base=settings.public_base_url,
+        )
+    else:
+        why = "SIMULATION=1" if settings.simulation else "Twilio settings incomplete"
+        logger.warning(
+            "TELEPHONY: SIMULATED CARRIER ({why}); no real calls. Webhooks at {base}, "
+            "fake Twilio REST at {api} (account {sid})",
+            why=why,
+            base=settings.public_base_url,
+            api=settings.simulated_api_base_url,
+            sid=settings.account_sid,
+        )
+
+
+def build_telephony_plugin(settings: TelephonySettings, provider: CallProvider) -> ServicePlugin:
+    telephony = Telephony(settings=settings, provider=provider)
+    extra = [update_simulated_call] if isinstance(provider, SimulatedCarrier) else []
+
+    @asynccontextmanager
+    async def workers(bus: EventBus) -> AsyncIterator[object]:
+        announce(settings)
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(provider.running())
+            dialer = CallDialer(bus, provider, settings, clock=telephony.clock)
+            yield await stack.enter_async_context(running_dialer(dialer))
+
+    return ServicePlugin(
+        name="telephony", route_handlers=[telephony_router(telephony, extra)], workers=workers
+    )
+
+
+def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
+    settings = load_telephony_settings(environ)
+    return build_telephony_plugin(settings, build_provider(settings))

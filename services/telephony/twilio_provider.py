@@ -1,0 +1,131 @@
+"""Calls through Twilio's REST API with the official SDK and its asynchronous HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import aiohttp
+from loguru import logger
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from libs.events import CallRequested
+from services.telephony.config import TelephonySettings
+from services.telephony.domain import webhook_url
+from services.telephony.providers import CallRejectedError, UnknownCallError
+
+ResultT = TypeVar("ResultT")
+
+CALL_NOT_IN_PROGRESS = 21220  # Twilio: the call has already ended
+NOT_FOUND = 20404
+
+
+class TwilioUnavailableError(RuntimeError):
+    """Twilio kept answering 429 or 5xx (or not at all); the request will come back."""
+
+
+class TwilioProvider:
+    name = "twilio"
+
+    def __init__(self, settings: TelephonySettings) -> None:
+        self.settings = settings
+        self._client: Client | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[TwilioProvider]:
+        http_client = AsyncTwilioHttpClient(timeout=15)  # its aiohttp session needs a loop
+        client = Client(
+            self.settings.twilio_account_sid,
+            self.settings.twilio_auth_token,
+            http_client=http_client,
+        )
+        client.api.base_url = self.settings.twilio_api_base_url
+        self._client = client
+        logger.info("Twilio client ready for account {sid}", sid=self.settings.account_sid[:8])
+        try:
+            yield self
+        finally:
+            self._client = None
+            await http_client.close()
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise RuntimeError("the Twilio provider is not running")
+        return self._client
+
+    async def place_call(self, request: CallRequested, time_limit_seconds: int) -> str:
+        settings = self.settings
+        base = settings.public_base_url
+
+        async def create() -> str:
+            call = await self.client.calls.create_async(
+                to=request.lead.phone_number,
+                from_=settings.twilio_from_number,
+                url=webhook_url(base, "/twilio/twiml", request.call_id),
+                method="POST",
+                status_callback=webhook_url(base, "/twilio/status", request.call_id),
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                status_callback_method="POST",
+                machine_detection="Enable",
+                async_amd="true",
+                async_amd_status_callback=webhook_url(base, "/twilio/amd", request.call_id),
+                async_amd_status_callback_method="POST",
+                timeout=settings.ring_timeout_seconds,
+                time_limit=time_limit_seconds,
+            )
+            return str(call.sid)
+
+        return await self._with_retries(create, "create the call")
+
+    def call_placed(self, provider_call_id: str) -> None:
+        return None  # Twilio is already dialling
+
+    async def hang_up(self, provider_call_id: str, *, answered: bool) -> None:
+        status = "completed" if answered else "canceled"
+
+        async def update() -> None:
+            await self.client.calls(provider_call_id).update_async(status=status)
+
+        try:
+            await self._with_retries(update, "hang up")
+        except CallRejectedError as exc:
+            if exc.code in (CALL_NOT_IN_PROGRESS, NOT_FOUND):
+                raise UnknownCallError(provider_call_id) from None
+            raise
+
+    async def _with_retries(self, action: Callable[[], Awaitable[ResultT]], what: str) -> ResultT:
+        """429, 5xx and dropped connections are retried with backoff; other errors are final."""
+        attempts = self.settings.twilio_max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                return await action()
+            except TwilioRestException as exc:
+                if exc.status != 429 and exc.status < 500:
+                    raise CallRejectedError(exc.code, _error_message(exc)) from None
+                problem = f"HTTP {exc.status} (error {exc.code})"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                problem = type(exc).__name__
+            if attempt == attempts:
+                break
+            delay = self.settings.twilio_retry_base_seconds * 2 ** (attempt - 1)
+            logger.warning(
+                "Twilio could not {what}: {problem}; retry {attempt} in {delay:.1f}s",
+                what=what,
+                problem=problem,
+                attempt=attempt,
+                delay=delay,
+            )
+            await asyncio.sleep(delay)
+        raise TwilioUnavailableError(f"Twilio could not {what} after {attempts} attempts")
+
+
+def _error_message(exc: TwilioRestException) -> str:
+    # The SDK prefixes Twilio's own message with its own words: keep Twilio's.
+    prefix = "Unable to create record: "
+    message = str(exc.msg)
+    return message.removeprefix(prefix).removeprefix("Unable to update record: ")

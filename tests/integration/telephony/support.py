@@ -1,0 +1,172 @@
+"""Test helpers: serve apps on real uvicorn over loopback, read what the stream stored,
+and a local fake of Twilio's REST API that the real SDK is pointed at."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import uvicorn
+from litestar import Litestar, Request, Response, post
+from litestar.params import FromPath
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from twilio.request_validator import RequestValidator
+
+from libs.events import AnyEvent, CallRequested, EventBus, decode_event
+from libs.runtime.app import build_app
+from libs.runtime.plugin import ServicePlugin
+from services.telephony.config import TelephonySettings
+from tests.factories import lead_profile
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
+
+
+def listening_socket() -> tuple[socket.socket, int]:
+    """Bound and listening before the server starts: requests wait in the backlog."""
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    return listening, listening.getsockname()[1]
+
+
+@asynccontextmanager
+async def serving_asgi(app: Any, listening: socket.socket) -> AsyncIterator[None]:
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve(sockets=[listening]))
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@asynccontextmanager
+async def serving_plugins(
+    bus: EventBus, plugins: list[ServicePlugin], listening: socket.socket
+) -> AsyncIterator[None]:
+    app = build_app(plugins, bus=bus, api_token=None, title="test")
+    async with serving_asgi(app, listening):
+        yield
+
+
+def call_request(
+    *,
+    phone_number: str = "+12025550143",
+    attempt: int = 1,
+    time_limit_seconds: int = 300,
+    call_id: UUID | None = None,
+    campaign_id: UUID | None = None,
+) -> CallRequested:
+    call_id = call_id or uuid4()
+    return CallRequested(
+        event_id=uuid4(),
+        occurred_at=datetime.now(UTC),
+        call_id=call_id,
+        lead_id=uuid4(),
+        campaign_id=campaign_id or uuid4(),
+        attempt=attempt,
+        lead=lead_profile(phone_number),
+        time_limit_seconds=time_limit_seconds,
+    )
+
+
+async def stored_events(bus: EventBus, subject: str) -> list[AnyEvent]:
+    """Every event the stream holds on `subject`, in order."""
+    config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL)
+    subscription = await bus.js.pull_subscribe(subject, stream=bus.stream, config=config)
+    try:
+        remaining = (await subscription.consumer_info()).num_pending
+        events: list[AnyEvent] = []
+        while remaining:
+            batch = await subscription.fetch(remaining, timeout=5)
+            remaining -= len(batch)
+            events.extend(decode_event(message.data, message.subject) for message in batch)
+        return events
+    finally:
+        await subscription.unsubscribe()
+
+
+async def wait_for_event(bus: EventBus, subject: str, timeout: float = 15.0) -> AnyEvent:
+    """The first event stored on `subject`, waiting for it to arrive."""
+    config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL)
+    subscription = await bus.js.pull_subscribe(subject, stream=bus.stream, config=config)
+    try:
+        [message] = await subscription.fetch(1, timeout=timeout)
+        return decode_event(message.data, message.subject)
+    finally:
+        await subscription.unsubscribe()
+
+
+def twilio_settings(
+    api_base_url: str, webhook_base_url: str, **overrides: Any
+) -> TelephonySettings:
+    values: dict[str, Any] = {
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_from_number": "+15005550006",
+        "webhook_base_url": webhook_base_url,
+        "twilio_api_base_url": api_base_url,
+        "twilio_retry_base_seconds": 0.01,
+        "call_timeout_seconds": 120,
+        "ring_timeout_seconds": 25,
+    }
+    return TelephonySettings(**{**values, **overrides})
+
+
+def signed(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> dict[str, str]:
+    return {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, params)}
+
+
+@dataclass
+class FakeTwilioApi:
+    """Twilio's Calls resource: records each request; answers from a script, then 201."""
+
+    scripted: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    creates: list[dict[str, list[str]]] = field(default_factory=list)
+    updates: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
+    auth: list[str] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def app(self) -> Litestar:
+        @post("/2010-04-01/Accounts/{account_sid:str}/Calls.json", status_code=201)
+        async def create_call(
+            account_sid: FromPath[str], request: Request[Any, Any, Any]
+        ) -> Response[Any]:
+            form = await request.form()
+            self.creates.append({key: form.getall(key) for key in form})
+            self.auth.append(request.headers.get("authorization", ""))
+            self.changed.set()
+            if self.scripted:
+                status, body = self.scripted.pop(0)
+                return Response(body, status_code=status)
+            sid = f"CA{len(self.creates):032x}"
+            return Response(
+                {"sid": sid, "account_sid": account_sid, "status": "queued"}, status_code=201
+            )
+
+        @post("/2010-04-01/Accounts/{account_sid:str}/Calls/{resource:str}", status_code=200)
+        async def update_call(
+            account_sid: FromPath[str], resource: FromPath[str], request: Request[Any, Any, Any]
+        ) -> Response[Any]:
+            form = await request.form()
+            self.updates.append((resource, {key: form.getall(key) for key in form}))
+            self.changed.set()
+            sid = resource.removesuffix(".json")
+            return Response({"sid": sid, "account_sid": account_sid, "status": "completed"})
+
+        return Litestar([create_call, update_call], logging_config=None)
+
+    async def wait_until(self, condition: Any, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                self.changed.clear()
+                await self.changed.wait()
