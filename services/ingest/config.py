@@ -1,0 +1,24 @@
+"""Ingest settings, read once at start from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+
+class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
+    default_region: str = "US"  # for numbers written without a country code
+    data_dir: str = "data/runtime"  # the drop folder is DATA_DIR/inbox
+    leads_csv_path: str | None = "data/test_sample.csv"  # imported at start when present
+    max_upload_mb: float = 100.0  # larger uploads get 413
+    inbox_poll_seconds: float = 2.0  # how often the drop folder is looked at
+    publish_chunk_rows: int = 1000  # events per pipelined publish
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def inbox_dir(self) -> Path:
+        return Path(self.data_dir) / "inbox"

@@ -1,0 +1,154 @@
+"""Ingest's rules: one CSV row in, one validated lead (or the reasons it is not) out.
+
+Pure: no I/O, no clock. Ids derive from the data, so importing the same lead twice, in
+one file or in two, from one process or from two, names the same lead and the same event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+from uuid import UUID, uuid5
+
+import msgspec
+
+from libs.events.model import LeadImported, LeadProfile
+from services.ingest.call_window import parse_call_window
+from services.ingest.columns import ColumnMap
+from services.ingest.phone import InvalidPhoneNumberError, normalise_phone_number
+from services.ingest.vocabulary import OTHER, business_type_for, company_size_for
+
+# Fixed forever: a lead's id is uuid5(LEAD_NAMESPACE, its E.164 number).
+LEAD_NAMESPACE = UUID("5c0f6a52-8f3e-4e0b-9d47-3b1e2a6c9d15")
+DEFAULT_STATUS = "pending"
+REQUIRED_VALUES = ("business_name", "contact_number", "contact_name")
+
+Severity = Literal["error", "warning"]
+_content_encoder = msgspec.json.Encoder(order="deterministic")
+
+
+class RowIssue(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a row was rejected (error) or what was kept as written (warning)."""
+
+    row: int  # as a spreadsheet numbers it: the header is row 1
+    column: str
+    message: str
+    severity: Severity = "error"
+
+
+class ValidLead(msgspec.Struct, frozen=True, kw_only=True):
+    row: int
+    lead_id: UUID
+    event_id: UUID
+    lead: LeadProfile
+    status: str
+
+
+def lead_id_for(phone_number: str) -> UUID:
+    """One number, one lead, whoever uploads it and however it was written."""
+    return uuid5(LEAD_NAMESPACE, phone_number)
+
+
+def imported_event_id(lead_id: UUID, lead: LeadProfile, status: str) -> UUID:
+    """The same details give the same event (JetStream drops the replay); changed
+    details give a new one, so a corrected lead is imported again."""
+    digest = hashlib.blake2b(_content_encoder.encode((lead, status)), digest_size=16)
+    return uuid5(lead_id, f"imported/{digest.hexdigest()}")
+
+
+def validate_row(
+    row: int, cells: Sequence[str], columns: ColumnMap, region: str
+) -> tuple[ValidLead | None, list[RowIssue]]:
+    """The lead a row describes, or None and the errors; warnings either way."""
+    values = {name: _cell(cells, position) for name, position in columns.known.items()}
+    issues = [
+        RowIssue(row=row, column=name, message=f"{name} is empty")
+        for name in REQUIRED_VALUES
+        if not values[name]
+    ]
+    phone_number, time_zones = "", ()
+    if values["contact_number"]:
+        try:
+            phone_number, time_zones = normalise_phone_number(values["contact_number"], region)
+        except InvalidPhoneNumberError as exc:
+            issues.append(RowIssue(row=row, column="contact_number", message=str(exc)))
+    if issues:
+        return None, issues
+    lead, warnings = _profile(row, values, phone_number, time_zones)
+    if len(cells) > columns.width and any(cell.strip() for cell in cells[columns.width :]):
+        warnings.append(_extra_cells_warning(row, len(cells), columns.width))
+    lead = _with_attributes(lead, cells, columns)
+    status = values.get("status", "").casefold() or DEFAULT_STATUS
+    lead_id = lead_id_for(phone_number)
+    event_id = imported_event_id(lead_id, lead, status)
+    valid = ValidLead(row=row, lead_id=lead_id, event_id=event_id, lead=lead, status=status)
+    return valid, warnings
+
+
+def _cell(cells: Sequence[str], position: int) -> str:
+    return cells[position].strip() if position < len(cells) else ""
+
+
+def _profile(
+    row: int, values: dict[str, str], phone_number: str, time_zones: tuple[str, ...]
+) -> tuple[LeadProfile, list[RowIssue]]:
+    warnings: list[RowIssue] = []
+    written_type = values["business_type"]
+    business_type = business_type_for(written_type)
+    if business_type == OTHER:
+        shown = f"{written_type!r} is not" if written_type else "no business type is"
+        warnings.append(_warning(row, "business_type", f"{shown} a known type; kept as Other"))
+    size = company_size_for(values["company_size"])
+    if size is None:
+        message = f"{values['company_size']!r} is not a size or an employee count; kept as unknown"
+        warnings.append(_warning(row, "company_size", message))
+    call_time = values["best_call_time"]
+    window = parse_call_window(call_time)
+    if window is None and call_time:
+        message = f"{call_time!r} is not a time of day we can read; kept as written"
+        warnings.append(_warning(row, "best_call_time", message))
+    if not time_zones:
+        message = "the number's time zone is unknown, so it cannot be called within hours"
+        warnings.append(_warning(row, "contact_number", message))
+    lead = LeadProfile(
+        phone_number=phone_number,
+        business_name=values["business_name"],
+        contact_name=values["contact_name"],
+        business_type=business_type,
+        company_size=size or "unknown",
+        current_challenges=values["current_challenges"],
+        best_call_time=call_time,
+        best_call_window=window,
+        time_zones=time_zones,
+        business_type_original="" if written_type == business_type else written_type,
+    )
+    return lead, warnings
+
+
+def _with_attributes(lead: LeadProfile, cells: Sequence[str], columns: ColumnMap) -> LeadProfile:
+    attributes = {
+        name: value for name, position in columns.extras if (value := _cell(cells, position))
+    }
+    return msgspec.structs.replace(lead, attributes=attributes) if attributes else lead
+
+
+def _warning(row: int, column: str, message: str) -> RowIssue:
+    return RowIssue(row=row, column=column, message=message, severity="warning")
+
+
+def _extra_cells_warning(row: int, cells: int, width: int) -> RowIssue:
+    message = f"the row has {cells} values but the header has {width} columns; extras ignored"
+    return _warning(row, "", message)
+
+
+def lead_imported(valid: ValidLead, *, now: datetime, source: str) -> LeadImported:
+    return LeadImported(
+        event_id=valid.event_id,
+        occurred_at=now,
+        lead_id=valid.lead_id,
+        lead=valid.lead,
+        status=valid.status,
+        source=source,
+    )

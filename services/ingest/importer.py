@@ -1,0 +1,229 @@
+"""One import: rows validated in chunks off the event loop, published pipelined, counted.
+
+While JetStream acknowledges one chunk the next is read and validated, and at most two
+chunks are held at once, so memory does not grow with the file. A chunk's leads go into
+the registry when they are classified and come out again if their events are not stored,
+so a failed import can simply be retried: what was stored counts as duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from loguru import logger
+
+from libs.events import EventBus, LeadImported, PublishError
+from services.ingest.columns import ColumnMap
+from services.ingest.csv_source import CsvRow, CsvSource, UnreadableCsvError
+from services.ingest.domain import RowIssue, ValidLead, lead_imported, validate_row
+from services.ingest.registry import Classification, LeadRegistry
+from services.ingest.report import ImportReport
+
+Clock = Callable[[], datetime]
+Progress = Callable[[int, int], None]  # bytes read, rows read
+
+
+class ImportInterruptedError(RuntimeError):
+    """The event store stopped acknowledging: the report says what was stored."""
+
+    def __init__(self, report: ImportReport, cause: str) -> None:
+        super().__init__(report.note)
+        self.report, self.cause = report, cause
+
+
+@dataclass
+class _Chunk:
+    received: int = 0
+    valid: list[ValidLead] = field(default_factory=list)
+    rejected: int = 0
+    issues: list[RowIssue] = field(default_factory=list)
+    warned: int = 0
+    last_row: int = 0
+    error: str = ""
+
+
+@dataclass
+class _Published:
+    """A chunk on its way: what it claimed in the registry, to give back if not stored."""
+
+    events: list[LeadImported]
+    classifications: list[Classification]
+    snapshots: list[int | None]
+    last_row: int
+    task: asyncio.Task[object] | None = None
+
+
+@dataclass
+class Importer:
+    bus: EventBus
+    registry: LeadRegistry
+    region: str
+    clock: Clock
+    chunk_rows: int = 1000
+
+    async def run(
+        self,
+        source: CsvSource,
+        *,
+        name: str,
+        strict: bool = False,
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        """Import every valid row; raise ImportInterruptedError if the store stops acking."""
+        logger.info("Importing {source} ({bytes} bytes)", source=name, bytes=source.size)
+        if strict and (refusal := await self._strict_refusal(source, name)) is not None:
+            return refusal
+        report = ImportReport(source=name, strict=strict)
+        await self._import(source, report, progress)
+        report.complete = not report.note  # a read error stops the import at that row
+        counts = report.counts
+        logger.info(
+            "Imported {source}: {received} rows, {imported} new, {updated} updated, "
+            "{duplicate} duplicate, {rejected} rejected",
+            source=name,
+            received=counts.received,
+            imported=counts.imported,
+            updated=counts.updated,
+            duplicate=counts.duplicate,
+            rejected=counts.rejected,
+        )
+        return report
+
+    async def _strict_refusal(self, source: CsvSource, name: str) -> ImportReport | None:
+        """Strict: read the whole file first; any rejected row and nothing is imported."""
+        report = ImportReport(source=name, strict=True)
+        rows = source.rows()
+        while (chunk := await self._next_chunk(rows, source.columns)).received or chunk.error:
+            _tally(report, chunk)
+            if chunk.error:
+                break
+        if not (report.counts.rejected or report.note):
+            return None
+        report.counts.imported = report.counts.updated = report.counts.duplicate = 0
+        report.complete = report.refused = True
+        report.note = (report.note + " " if report.note else "") + (
+            "Strict import: nothing was imported because some rows were rejected; "
+            "fix them and upload the file again."
+        )
+        logger.info(
+            "Refused {source} (strict): {n} rows rejected", source=name, n=report.counts.rejected
+        )
+        return report
+
+    async def _import(
+        self, source: CsvSource, report: ImportReport, progress: Progress | None
+    ) -> None:
+        import_number = self.registry.next_import()
+        rows = source.rows()
+        in_flight: _Published | None = None
+        while True:
+            chunk = await self._next_chunk(rows, source.columns)
+            _tally(report, chunk)
+            published = self._classify(chunk, report, import_number)
+            if in_flight is not None:
+                await self._settle(in_flight, report, later=published)
+            published.task = asyncio.create_task(self.bus.publish_many(published.events))
+            in_flight = published
+            if progress is not None:
+                progress(source.bytes_read, report.counts.received)
+            if chunk.error or not chunk.received:
+                break
+        await self._settle(in_flight, report, later=None)
+
+    async def _next_chunk(self, rows: Iterator[CsvRow], columns: ColumnMap) -> _Chunk:
+        # Validation is CPU work: a thread keeps the loop free to take acks meanwhile.
+        return await asyncio.to_thread(_validate_chunk, rows, columns, self.region, self.chunk_rows)
+
+    def _classify(self, chunk: _Chunk, report: ImportReport, import_number: int) -> _Published:
+        now = self.clock()
+        published = _Published([], [], [], chunk.last_row)
+        for valid in chunk.valid:
+            snapshot = self.registry.snapshot(valid.lead_id)
+            classification = self.registry.classify(valid.lead_id, valid.event_id, import_number)
+            report.count(classification)
+            if classification == "repeated":
+                report.add_issues([_repeated(valid)])
+            elif classification != "duplicate":
+                published.events.append(lead_imported(valid, now=now, source=report.source))
+                published.classifications.append(classification)
+                published.snapshots.append(snapshot)
+        return published
+
+    async def _settle(
+        self, published: _Published, report: ImportReport, later: _Published | None
+    ) -> None:
+        assert published.task is not None
+        try:
+            stored = await published.task
+        except PublishError as exc:
+            failed_ids = {event.event_id for event, _ in exc.failed}
+            self._give_back(published, report, lambda event: event.event_id in failed_ids)
+            if later is not None:
+                self._give_back(later, report, lambda event: True)
+            first_row = published.last_row  # rows up to the previous chunk are all stored
+            report.note = (
+                f"The import stopped near row {first_row}: the event store did not acknowledge "
+                f"{len(failed_ids)} leads ({exc.failed[0][1]}). The leads counted as imported "
+                "are stored and valid. Upload the same file again to import the rest: leads "
+                "already imported count as duplicates."
+            )
+            logger.error(
+                "Import of {source} interrupted: {error}", source=report.source, error=str(exc)
+            )
+            raise ImportInterruptedError(report, str(exc)) from None
+        for receipt, classification in zip(stored, published.classifications, strict=True):
+            if receipt.duplicate:
+                report.stored_as_duplicate(classification)
+
+    def _give_back(
+        self, published: _Published, report: ImportReport, failed: Callable[[LeadImported], bool]
+    ) -> None:
+        for event, classification, snapshot in reversed(
+            list(zip(published.events, published.classifications, published.snapshots, strict=True))
+        ):
+            if failed(event):
+                self.registry.restore(event.lead_id, snapshot)
+                report.uncount(classification)
+
+
+def _validate_chunk(rows: Iterator[CsvRow], columns: ColumnMap, region: str, size: int) -> _Chunk:
+    chunk = _Chunk()
+    try:
+        for row in itertools.islice(rows, size):
+            chunk.received += 1
+            chunk.last_row = row.number
+            valid, issues = validate_row(row.number, row.cells, columns, region)
+            if valid is None:
+                chunk.rejected += 1
+            else:
+                chunk.valid.append(valid)
+                chunk.warned += bool(issues)
+            chunk.issues.extend(issues)
+    except UnreadableCsvError as exc:
+        chunk.error = str(exc)
+    return chunk
+
+
+def _tally(report: ImportReport, chunk: _Chunk) -> None:
+    report.counts.received += chunk.received
+    report.counts.rejected += chunk.rejected
+    report.counts.warnings += chunk.warned
+    report.add_issues(chunk.issues)
+    if chunk.error:
+        report.note = (
+            f"Reading stopped: {chunk.error}. The valid rows before it were imported; "
+            "nothing after it was."
+        )
+
+
+def _repeated(valid: ValidLead) -> RowIssue:
+    return RowIssue(
+        row=valid.row,
+        column="contact_number",
+        message="the same number as an earlier row of this file; the earlier row was kept",
+        severity="warning",
+    )

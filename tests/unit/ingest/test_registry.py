@@ -1,0 +1,41 @@
+from uuid import uuid4
+
+from services.ingest.registry import LeadRegistry
+
+
+def test_a_lead_is_new_then_a_duplicate_then_updated_when_its_details_change():
+    registry, lead, event, changed = LeadRegistry(), uuid4(), uuid4(), uuid4()
+    first, second, third = (registry.next_import() for _ in range(3))
+    assert registry.classify(lead, event, first) == "new"
+    assert registry.classify(lead, event, second) == "duplicate"
+    assert registry.classify(lead, changed, third) == "updated"
+
+
+def test_a_number_repeated_within_one_import_is_repeated_and_the_first_row_wins():
+    registry, lead, event = LeadRegistry(), uuid4(), uuid4()
+    this_import = registry.next_import()
+    assert registry.classify(lead, event, this_import) == "new"
+    assert registry.classify(lead, uuid4(), this_import) == "repeated"
+    assert registry.classify(lead, event, registry.next_import()) == "duplicate"
+
+
+def test_what_the_stream_says_is_known_across_restarts():
+    registry, lead, event = LeadRegistry(), uuid4(), uuid4()
+    registry.observe(lead, event)
+    assert registry.classify(lead, event, registry.next_import()) == "duplicate"
+
+
+def test_the_echo_of_an_own_import_does_not_hide_a_repeat_later_in_the_file():
+    registry, lead, event = LeadRegistry(), uuid4(), uuid4()
+    this_import = registry.next_import()
+    registry.classify(lead, event, this_import)
+    registry.observe(lead, event)  # our own event, read back from the stream mid-file
+    assert registry.classify(lead, event, this_import) == "repeated"
+
+
+def test_restoring_a_snapshot_forgets_an_event_that_was_not_stored():
+    registry, lead = LeadRegistry(), uuid4()
+    snapshot = registry.snapshot(lead)
+    registry.classify(lead, uuid4(), registry.next_import())
+    registry.restore(lead, snapshot)
+    assert (registry.knows(lead), len(registry)) == (False, 0)
