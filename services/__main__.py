@@ -9,8 +9,10 @@ from libs.runtime.plugin import ServicePlugin
 
 
 def all_plugins(environ: Mapping[str, str]) -> list[ServicePlugin]:
-    # Each service contributes its routes and workers here; the probes are always served.
-    return []
+    # Imported here so that a process running one service never imports the others.
+    from services.scheduler.plugin import build_plugin as scheduler
+
+    return [scheduler(environ)]
 
 
 if __name__ == "__main__":

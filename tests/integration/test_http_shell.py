@@ -1,20 +1,17 @@
 """The HTTP shell every service shares, served by real uvicorn on loopback."""
 
-import asyncio
-import contextlib
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-import uvicorn
 from litestar import get, post
 
 from libs.events import EventBus
 from libs.runtime.app import build_app
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.security import UnsafeBindError, check_bind_address
+from tests.serving import serving as serve_app
 
 TOKEN = "s3cret-token"
 
@@ -40,20 +37,8 @@ PLUGIN = ServicePlugin(name="sample", route_handlers=[campaign_status, twilio_st
 @asynccontextmanager
 async def serving(bus: EventBus, api_token: str | None) -> AsyncIterator[httpx.AsyncClient]:
     app = build_app([PLUGIN], bus=bus, api_token=api_token, title="test")
-    # Bind and listen before the server starts: requests wait in the backlog, so no polling.
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    listening.listen()
-    port = listening.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(sockets=[listening]))
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_app(app) as client:
+        yield client
 
 
 async def test_probes_report_alive_and_ready(bus):

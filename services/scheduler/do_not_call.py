@@ -1,0 +1,57 @@
+"""Do-not-call lists: a CSV with a phone column, read into E.164 numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+import phonenumbers
+
+PHONE_COLUMNS = ("phone", "phone_number", "contact_number", "number", "telephone", "mobile")
+
+
+class NoPhoneColumnError(ValueError):
+    def __init__(self, header: list[str]) -> None:
+        super().__init__(
+            f"the file has no phone column: expected one of {', '.join(PHONE_COLUMNS)}, "
+            f"found {', '.join(header) or 'no header'}"
+        )
+
+
+@dataclass(slots=True)
+class DoNotCallList:
+    numbers: list[str] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (row, why)
+
+
+def read_do_not_call(text: str, region: str) -> DoNotCallList:
+    sample = text[:4096]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = [cell.strip().lower().replace(" ", "_") for cell in next(reader, [])]
+    column = next((header.index(name) for name in PHONE_COLUMNS if name in header), None)
+    if column is None:
+        raise NoPhoneColumnError(header)
+    result = DoNotCallList()
+    seen: set[str] = set()
+    for row_number, row in enumerate(reader, start=2):
+        raw = row[column].strip() if column < len(row) else ""
+        if not raw:
+            continue
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            result.rejected.append((row_number, f"{raw!r} is not a phone number"))
+            continue
+        if not phonenumbers.is_possible_number(number):
+            result.rejected.append((row_number, f"{raw!r} is not a possible phone number"))
+            continue
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if e164 not in seen:
+            seen.add(e164)
+            result.numbers.append(e164)
+    return result

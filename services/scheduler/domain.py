@@ -1,0 +1,286 @@
+"""The scheduler's decisions: pure functions of (state, now) that return events."""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from uuid import UUID, uuid4, uuid5
+
+from libs.events import (
+    CallFailed,
+    CallRequested,
+    CampaignFinished,
+    CampaignLeadsRequeued,
+    CampaignPaused,
+    CampaignStarted,
+    Event,
+    TimeWindow,
+    call_id_for,
+)
+from services.scheduler.calling_window import CallingRules, next_opening, why_not_callable
+from services.scheduler.state import CARRIER_FAILURES, Campaign, SchedulerState
+
+# A retry or a closed window is looked at again no sooner than this: cheap re-checks.
+RECHECK_AFTER = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchLimits:
+    max_concurrent_calls: int = 5  # across every campaign
+    calls_per_second: float = 1.0
+    call_timeout: timedelta = timedelta(seconds=300)
+    timeout_margin: timedelta = timedelta(seconds=60)
+    brake_window: int = 10  # the failure brake looks at this many recent results
+    brake_ratio: float = 0.8  # and pauses the campaign when this share failed at the carrier
+
+    @property
+    def pace(self) -> timedelta:
+        return timedelta(seconds=1 / self.calls_per_second)
+
+
+class NoLeadsSelectedError(ValueError):
+    def __init__(self, excluded: dict[str, int]) -> None:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in excluded.items()) or "none"
+        super().__init__(f"no lead matches the campaign's filters (excluded: {reasons})")
+        self.excluded = excluded
+
+
+class UnknownLeadsError(ValueError):
+    def __init__(self, lead_ids: list[UUID]) -> None:
+        shown = ", ".join(str(lead_id) for lead_id in lead_ids[:5])
+        super().__init__(f"lead_ids: {len(lead_ids)} unknown lead id(s): {shown}")
+        self.lead_ids = lead_ids
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRequest:
+    name: str
+    rules: CallingRules
+    max_concurrent_calls: int
+    business_type: str | None = None
+    company_size: str | None = None
+    max_leads: int | None = None
+    lead_ids: tuple[UUID, ...] | None = None
+
+
+def start_campaign(
+    state: SchedulerState, request: CampaignRequest, now: datetime, campaign_id: UUID | None = None
+) -> tuple[CampaignStarted, dict[str, int]]:
+    """Select the leads and say why the others were left out."""
+    if request.lead_ids is not None:
+        unknown = [lead_id for lead_id in request.lead_ids if lead_id not in state.leads]
+        if unknown:
+            raise UnknownLeadsError(unknown)
+        candidates = [state.leads[lead_id] for lead_id in request.lead_ids]
+    else:
+        candidates = list(state.leads.values())
+    busy_elsewhere = {
+        lead_id
+        for campaign in state.campaigns.values()
+        if campaign.state in ("running", "paused")
+        for lead_id, progress in campaign.progress.items()
+        if not progress.final
+    }
+    reached = {call.lead_id for call in state.calls.values() if call.result == "completed"}
+    excluded: Counter[str] = Counter()
+    selected: list[UUID] = []
+    for lead in candidates:
+        profile = lead.profile
+        if request.business_type and profile.business_type.lower() != request.business_type.lower():
+            excluded["not the requested business_type"] += 1
+        elif request.company_size and profile.company_size != request.company_size.lower():
+            excluded["not the requested company_size"] += 1
+        elif profile.phone_number in state.do_not_call:
+            excluded["opted out or on the do-not-call list"] += 1
+        elif lead.lead_id in reached or lead.imported_status.lower() not in ("", "pending"):
+            excluded["already called"] += 1
+        elif lead.lead_id in busy_elsewhere:
+            excluded["in another running campaign"] += 1
+        elif why_not_callable(now, profile.time_zones, request.rules, None) == (
+            "no valid time zone for this number"
+        ):
+            excluded["no valid time zone"] += 1
+        elif request.max_leads is not None and len(selected) >= request.max_leads:
+            excluded["beyond max_leads"] += 1
+        else:
+            selected.append(lead.lead_id)
+    if not selected:
+        raise NoLeadsSelectedError(dict(excluded))
+    campaign_id = campaign_id or uuid4()
+    event = CampaignStarted(
+        event_id=uuid5(campaign_id, "started"),
+        occurred_at=now,
+        campaign_id=campaign_id,
+        name=request.name,
+        lead_ids=tuple(selected),
+        max_concurrent_calls=request.max_concurrent_calls,
+        calling_hours=request.rules.hours,
+        calling_days=request.rules.days,
+    )
+    return event, dict(excluded)
+
+
+def decide(state: SchedulerState, now: datetime, limits: DispatchLimits) -> list[Event]:
+    """Everything that should happen now: time-outs, brakes, finishes, the next call."""
+    events: list[Event] = [*time_out_calls(state, now, limits)]
+    for campaign in state.campaigns.values():
+        if campaign.state != "running":
+            continue
+        if (reason := brake_reason(campaign, limits)) is not None:
+            events.append(pause(campaign, reason, now))
+        elif campaign.done:
+            events.append(finish(campaign, now))
+    if not events and (call := next_call(state, now, limits)) is not None:
+        events.append(call)
+    return events
+
+
+def time_out_calls(
+    state: SchedulerState, now: datetime, limits: DispatchLimits
+) -> list[CallFailed]:
+    deadline = limits.call_timeout + limits.timeout_margin
+    return [
+        CallFailed(
+            event_id=uuid5(call.call_id, "timed-out"),
+            occurred_at=now,
+            call_id=call.call_id,
+            lead_id=call.lead_id,
+            campaign_id=call.campaign_id,
+            reason="timeout",
+            detail=f"no final status {deadline.total_seconds():.0f}s after the request",
+        )
+        for call_id in sorted(state.live_call_ids)
+        if (call := state.calls[call_id]).requested_at + deadline <= now
+    ]
+
+
+def brake_reason(campaign: Campaign, limits: DispatchLimits) -> str | None:
+    recent = campaign.recent_results
+    if len(recent) < limits.brake_window:
+        return None
+    failed = sum(1 for result in recent if result in CARRIER_FAILURES)
+    if failed / len(recent) < limits.brake_ratio:
+        return None
+    return (
+        f"{failed} of the last {len(recent)} calls were refused by the carrier; "
+        "check the caller id and the account before resuming"
+    )
+
+
+def pause(campaign: Campaign, reason: str, now: datetime) -> CampaignPaused:
+    return CampaignPaused(
+        event_id=uuid5(campaign.campaign_id, f"brake/{len(campaign.recent_results)}/{now}"),
+        occurred_at=now,
+        campaign_id=campaign.campaign_id,
+        reason=reason,
+        automatic=True,
+    )
+
+
+def finish(campaign: Campaign, now: datetime) -> CampaignFinished:
+    summary = Counter(progress.result or "not called" for progress in campaign.progress.values())
+    return CampaignFinished(
+        event_id=uuid5(campaign.campaign_id, "finished"),
+        occurred_at=now,
+        campaign_id=campaign.campaign_id,
+        summary=dict(sorted(summary.items())),
+    )
+
+
+def next_call(state: SchedulerState, now: datetime, limits: DispatchLimits) -> CallRequested | None:
+    if len(state.live_call_ids) >= limits.max_concurrent_calls:
+        return None
+    if state.last_dispatch_at is not None and now < state.last_dispatch_at + limits.pace:
+        return None
+    for campaign in state.campaigns.values():
+        if campaign.state != "running":
+            continue
+        if len(campaign.live_call_ids) >= campaign.max_concurrent_calls:
+            continue
+        if (lead_id := next_due_lead(state, campaign, now)) is not None:
+            return request_call(state, campaign, lead_id, now, limits)
+    return None
+
+
+def next_due_lead(state: SchedulerState, campaign: Campaign, now: datetime) -> UUID | None:
+    """Pop the campaign's queue until a lead may be called now; re-queue the others.
+
+    The queue is an index over the projection, not a fact: re-queueing a lead whose window
+    is closed, or retiring one that can never be called, is re-derived the same way after a
+    restart, so it needs no event.
+    """
+    queue = campaign.queue
+    while queue and queue[0][0] <= now:
+        due_at, tiebreak, lead_id = heapq.heappop(queue)
+        progress = campaign.progress[lead_id]
+        if progress.final or progress.live_call_id is not None or progress.due_at != due_at:
+            continue  # a stale entry: the lead moved on since it was queued
+        profile = state.leads[lead_id].profile
+        if profile.phone_number in state.do_not_call:
+            progress.result, progress.final, progress.due_at = "opted-out", True, None
+            continue
+        if why_not_callable(now, profile.time_zones, campaign.rules, profile.best_call_window):
+            opening = next_opening(
+                now, profile.time_zones, campaign.rules, profile.best_call_window
+            )
+            if opening is None:
+                progress.result, progress.final, progress.due_at = "never callable", True, None
+            else:
+                campaign.schedule(lead_id, max(opening, now + RECHECK_AFTER), tiebreak)
+            continue
+        return lead_id
+    return None
+
+
+def request_call(
+    state: SchedulerState, campaign: Campaign, lead_id: UUID, now: datetime, limits: DispatchLimits
+) -> CallRequested:
+    attempt = campaign.progress[lead_id].attempts + 1
+    call_id = call_id_for(campaign.campaign_id, lead_id, attempt)
+    return CallRequested(
+        event_id=uuid5(call_id, "requested"),
+        occurred_at=now,
+        call_id=call_id,
+        lead_id=lead_id,
+        campaign_id=campaign.campaign_id,
+        attempt=attempt,
+        lead=state.leads[lead_id].profile,
+        time_limit_seconds=int(limits.call_timeout.total_seconds()),
+    )
+
+
+def parse_window(start: str, end: str) -> TimeWindow:
+    try:
+        window = TimeWindow(start=time.fromisoformat(start), end=time.fromisoformat(end))
+    except ValueError:
+        raise ValueError(
+            f"calling hours must look like 09:00-17:00, got {start!r}-{end!r}"
+        ) from None
+    if window.start >= window.end:
+        raise ValueError(f"calling hours start {start} must be before their end {end}")
+    return window
+
+
+def requeue(
+    campaign: Campaign, results: frozenset[str] | None, since: datetime | None, now: datetime
+) -> CampaignLeadsRequeued | None:
+    """Give leads whose attempts ended without reaching anyone another round."""
+    chosen = tuple(
+        lead_id
+        for lead_id, progress in campaign.progress.items()
+        if progress.final
+        and progress.result not in ("completed", "opted-out", "never callable")
+        and (results is None or progress.result in results)
+        and (since is None or (progress.result_at is not None and progress.result_at >= since))
+    )
+    if not chosen:
+        return None
+    return CampaignLeadsRequeued(
+        event_id=uuid4(),
+        occurred_at=now,
+        campaign_id=campaign.campaign_id,
+        lead_ids=chosen,
+        reason=", ".join(sorted(results)) if results else "all ended without reaching anyone",
+    )

@@ -1,0 +1,281 @@
+"""The scheduler's projection of the stream: leads, do-not-call numbers, campaigns, calls.
+
+`apply` is a fold over events and is idempotent: a redelivered or replayed event, or one
+the dispatcher already applied when it published it, changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import count
+from typing import Literal
+from uuid import UUID
+
+from libs.events import (
+    AnyEvent,
+    CallAnswered,
+    CallCompleted,
+    CallFailed,
+    CallPlaced,
+    CallRequested,
+    CampaignFinished,
+    CampaignLeadsRequeued,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignStarted,
+    CampaignStopped,
+    LeadImported,
+    LeadOptedOut,
+    LeadProfile,
+)
+from services.scheduler.calling_window import CallingRules
+
+CampaignState = Literal["running", "paused", "stopped", "finished"]
+CallStatus = Literal["requested", "placed", "answered", "completed", "failed"]
+LIVE_STATUSES = frozenset({"requested", "placed", "answered"})
+# Failures that another attempt may fix; anything else ends the lead's attempts.
+RETRYABLE_FAILURES = frozenset({"busy", "no-answer", "timeout", "machine"})
+# Failures that say the carrier, not the prospect, refused: they trip the failure brake.
+CARRIER_FAILURES = frozenset({"failed", "rejected", "invalid-number"})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    backoff: tuple[timedelta, ...] = (timedelta(minutes=30), timedelta(hours=2))
+
+    def delay_after(self, attempt: int) -> timedelta:
+        return self.backoff[min(attempt, len(self.backoff)) - 1]
+
+
+@dataclass(slots=True)
+class Lead:
+    lead_id: UUID
+    profile: LeadProfile
+    imported_status: str
+
+
+@dataclass(slots=True)
+class Call:
+    call_id: UUID
+    lead_id: UUID
+    campaign_id: UUID
+    attempt: int
+    requested_at: datetime
+    status: CallStatus = "requested"
+    answered_by: str = "unknown"
+    answered_at: datetime | None = None
+    result: str | None = None  # completed, voicemail, or the failure reason
+    ended_at: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+
+@dataclass(slots=True)
+class LeadProgress:
+    """One lead within one campaign."""
+
+    attempts: int = 0
+    budget: int = 0  # the highest attempt number allowed
+    due_at: datetime | None = None  # when the next attempt may go; None: live or final
+    live_call_id: UUID | None = None
+    result: str | None = None  # the last attempt's result
+    result_at: datetime | None = None
+    final: bool = False
+
+
+@dataclass(slots=True)
+class Campaign:
+    campaign_id: UUID
+    name: str
+    started_at: datetime
+    lead_ids: tuple[UUID, ...]
+    max_concurrent_calls: int
+    rules: CallingRules
+    progress: dict[UUID, LeadProgress]
+    state: CampaignState = "running"
+    reason: str = ""  # why it is paused or stopped
+    recent_results: deque[str] = field(default_factory=lambda: deque(maxlen=10))
+    # Leads waiting for their next attempt, earliest first: (due_at, tiebreak, lead_id).
+    queue: list[tuple[datetime, int, UUID]] = field(default_factory=list)
+    live_call_ids: set[UUID] = field(default_factory=set)
+
+    def schedule(self, lead_id: UUID, due_at: datetime, tiebreak: int) -> None:
+        self.progress[lead_id].due_at = due_at
+        heapq.heappush(self.queue, (due_at, tiebreak, lead_id))
+
+    @property
+    def done(self) -> bool:
+        return not self.live_call_ids and all(p.final for p in self.progress.values())
+
+
+class SchedulerState:
+    def __init__(self, retry_policy: RetryPolicy) -> None:
+        self.retry_policy = retry_policy
+        self.leads: dict[UUID, Lead] = {}
+        self.do_not_call: set[str] = set()  # E.164 numbers
+        self.campaigns: dict[UUID, Campaign] = {}  # in start order
+        self.calls: dict[UUID, Call] = {}
+        self.live_call_ids: set[UUID] = set()
+        self.last_dispatch_at: datetime | None = None
+        self._tiebreak = count()
+
+    def apply(self, event: AnyEvent) -> None:
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        if handler is not None:
+            handler(event)
+
+    def campaign_of(self, campaign_id: UUID) -> Campaign | None:
+        return self.campaigns.get(campaign_id)
+
+    def latest_campaign(self) -> Campaign | None:
+        return next(reversed(self.campaigns.values()), None)
+
+    # --- leads -------------------------------------------------------------------------
+
+    def _on_LeadImported(self, event: LeadImported) -> None:
+        self.leads[event.lead_id] = Lead(event.lead_id, event.lead, event.status)
+
+    def _on_LeadOptedOut(self, event: LeadOptedOut) -> None:
+        self.do_not_call.add(event.phone_number)
+        for campaign in self.campaigns.values():
+            progress = campaign.progress.get(event.lead_id)
+            if progress is not None and not progress.final and progress.live_call_id is None:
+                self._finish(progress, "opted-out", event.occurred_at)
+
+    # --- campaigns ---------------------------------------------------------------------
+
+    def _on_CampaignStarted(self, event: CampaignStarted) -> None:
+        if event.campaign_id in self.campaigns:
+            return
+        budget = self.retry_policy.max_attempts
+        campaign = Campaign(
+            campaign_id=event.campaign_id,
+            name=event.name,
+            started_at=event.occurred_at,
+            lead_ids=event.lead_ids,
+            max_concurrent_calls=event.max_concurrent_calls,
+            rules=CallingRules(hours=event.calling_hours, days=event.calling_days),
+            progress={lead_id: LeadProgress(budget=budget) for lead_id in event.lead_ids},
+        )
+        self.campaigns[event.campaign_id] = campaign
+        for lead_id in event.lead_ids:
+            campaign.schedule(lead_id, event.occurred_at, next(self._tiebreak))
+
+    def _on_CampaignStopped(self, event: CampaignStopped) -> None:
+        campaign = self.campaigns.get(event.campaign_id)
+        if campaign is not None and campaign.state in ("running", "paused"):
+            campaign.state, campaign.reason = "stopped", event.reason
+
+    def _on_CampaignPaused(self, event: CampaignPaused) -> None:
+        campaign = self.campaigns.get(event.campaign_id)
+        if campaign is not None and campaign.state == "running":
+            campaign.state, campaign.reason = "paused", event.reason
+
+    def _on_CampaignResumed(self, event: CampaignResumed) -> None:
+        campaign = self.campaigns.get(event.campaign_id)
+        if campaign is not None and campaign.state == "paused":
+            campaign.state, campaign.reason = "running", ""
+            campaign.recent_results.clear()  # a fresh start for the failure brake
+
+    def _on_CampaignLeadsRequeued(self, event: CampaignLeadsRequeued) -> None:
+        campaign = self.campaigns.get(event.campaign_id)
+        if campaign is None:
+            return
+        for lead_id in event.lead_ids:
+            progress = campaign.progress.get(lead_id)
+            if progress is None or not progress.final or progress.result == "opted-out":
+                continue  # unknown, still in play, or must never be called again
+            progress.final = False
+            progress.budget = progress.attempts + self.retry_policy.max_attempts
+            campaign.schedule(lead_id, event.occurred_at, next(self._tiebreak))
+        if campaign.state == "finished":
+            campaign.state = "running"
+
+    def _on_CampaignFinished(self, event: CampaignFinished) -> None:
+        campaign = self.campaigns.get(event.campaign_id)
+        if campaign is not None and campaign.done:
+            campaign.state = "finished"
+
+    # --- calls -------------------------------------------------------------------------
+
+    def _on_CallRequested(self, event: CallRequested) -> None:
+        if event.call_id in self.calls:
+            return
+        call = Call(
+            event.call_id,
+            event.lead_id,
+            event.campaign_id,
+            event.attempt,
+            requested_at=event.occurred_at,
+        )
+        self.calls[event.call_id] = call
+        self.live_call_ids.add(event.call_id)
+        if self.last_dispatch_at is None or event.occurred_at > self.last_dispatch_at:
+            self.last_dispatch_at = event.occurred_at
+        campaign = self.campaigns.get(event.campaign_id)
+        if campaign is None or (progress := campaign.progress.get(event.lead_id)) is None:
+            return
+        campaign.live_call_ids.add(event.call_id)
+        progress.attempts = max(progress.attempts, event.attempt)
+        progress.live_call_id, progress.due_at = event.call_id, None
+
+    def _on_CallPlaced(self, event: CallPlaced) -> None:
+        call = self.calls.get(event.call_id)
+        if call is not None and call.status == "requested":
+            call.status = "placed"
+
+    def _on_CallAnswered(self, event: CallAnswered) -> None:
+        call = self.calls.get(event.call_id)
+        if call is not None and call.live:
+            call.status, call.answered_by = "answered", event.answered_by
+            call.answered_at = event.occurred_at
+
+    def _on_CallFailed(self, event: CallFailed) -> None:
+        self._end_call(event.call_id, "failed", event.reason, event.occurred_at)
+
+    def _on_CallCompleted(self, event: CallCompleted) -> None:
+        call = self.calls.get(event.call_id)
+        voicemail = call is not None and call.answered_by == "machine"
+        self._end_call(
+            event.call_id, "completed", "voicemail" if voicemail else "completed", event.occurred_at
+        )
+
+    def _end_call(self, call_id: UUID, status: CallStatus, result: str, at: datetime) -> None:
+        call = self.calls.get(call_id)
+        if call is None or not call.live:
+            return  # unknown, or already ended: a late or repeated report changes nothing
+        call.status, call.result, call.ended_at = status, result, at
+        self.live_call_ids.discard(call_id)
+        campaign = self.campaigns.get(call.campaign_id)
+        if campaign is None or (progress := campaign.progress.get(call.lead_id)) is None:
+            return
+        campaign.live_call_ids.discard(call_id)
+        campaign.recent_results.append(result)
+        progress.live_call_id = None
+        lead = self.leads.get(call.lead_id)
+        if lead is not None and lead.profile.phone_number in self.do_not_call:
+            self._finish(progress, "opted-out", at)
+        elif result in RETRYABLE_FAILURES or result == "voicemail":
+            progress.result, progress.result_at = result, at
+            if progress.attempts < progress.budget:
+                retry_at = at + self.retry_policy.delay_after(progress.attempts)
+                campaign.schedule(call.lead_id, retry_at, next(self._tiebreak))
+            else:
+                progress.final = True
+        else:
+            self._finish(progress, result, at)
+
+    @staticmethod
+    def _finish(progress: LeadProgress, result: str, at: datetime) -> None:
+        progress.result, progress.result_at, progress.final, progress.due_at = (
+            result,
+            at,
+            True,
+            None,
+        )

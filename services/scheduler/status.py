@@ -1,0 +1,168 @@
+"""What a person asks of a campaign: where it stands, what is live, and what comes next."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from services.scheduler.calling_window import next_opening
+from services.scheduler.domain import DispatchLimits
+from services.scheduler.state import Campaign, Lead, LeadProgress, SchedulerState
+
+
+class Progress(msgspec.Struct, frozen=True, kw_only=True):
+    selected: int
+    pending: int  # never attempted yet
+    live: int
+    completed: int  # a person answered and the call ended
+    failed: int  # attempts over, nobody reached
+    retry_scheduled: int
+    opted_out: int
+
+
+class LiveCall(msgspec.Struct, frozen=True, kw_only=True):
+    call_id: UUID
+    lead_id: UUID
+    business_name: str
+    contact_name: str
+    attempt: int
+    status: str
+    seconds: float
+
+
+class CampaignStatus(msgspec.Struct, frozen=True, kw_only=True):
+    campaign_id: UUID
+    name: str
+    state: str  # running, paused outside hours, paused, stopped, finished
+    reason: str
+    started_at: datetime
+    progress: Progress
+    live_calls: list[LiveCall]
+    next_call_at: datetime | None
+    next_call_reason: str
+
+
+def progress_of(campaign: Campaign) -> Progress:
+    values = campaign.progress.values()
+    return Progress(
+        selected=len(campaign.progress),
+        pending=sum(1 for p in values if p.attempts == 0 and not p.final),
+        live=len(campaign.live_call_ids),
+        completed=sum(1 for p in values if p.final and p.result == "completed"),
+        failed=sum(1 for p in values if p.final and p.result not in ("completed", "opted-out")),
+        retry_scheduled=sum(1 for p in values if p.attempts > 0 and p.due_at is not None),
+        opted_out=sum(1 for p in values if p.result == "opted-out"),
+    )
+
+
+def campaign_status(
+    state: SchedulerState, campaign: Campaign, now: datetime, limits: DispatchLimits
+) -> CampaignStatus:
+    live_calls = [
+        LiveCall(
+            call_id=call.call_id,
+            lead_id=call.lead_id,
+            business_name=state.leads[call.lead_id].profile.business_name,
+            contact_name=state.leads[call.lead_id].profile.contact_name,
+            attempt=call.attempt,
+            status=call.status,
+            seconds=round((now - call.requested_at).total_seconds(), 1),
+        )
+        for call_id in campaign.live_call_ids
+        if (call := state.calls[call_id])
+    ]
+    next_at, why = next_call_time(state, campaign, now, limits)
+    label = campaign.state
+    if label == "running" and next_at is not None and next_at > now and not live_calls:
+        label = "paused outside hours" if "calling hours" in why else label
+    return CampaignStatus(
+        campaign_id=campaign.campaign_id,
+        name=campaign.name,
+        state=label,
+        reason=campaign.reason,
+        started_at=campaign.started_at,
+        progress=progress_of(campaign),
+        live_calls=live_calls,
+        next_call_at=next_at,
+        next_call_reason=why,
+    )
+
+
+def _waiting(state: SchedulerState, campaign: Campaign) -> Iterator[tuple[Lead, LeadProgress]]:
+    for lead_id, progress in campaign.progress.items():
+        if not progress.final and progress.live_call_id is None and progress.due_at is not None:
+            yield state.leads[lead_id], progress
+
+
+def next_call_time(
+    state: SchedulerState, campaign: Campaign, now: datetime, limits: DispatchLimits
+) -> tuple[datetime | None, str]:
+    """When the next call of this campaign can go, and why not sooner."""
+    if campaign.state != "running":
+        return None, f"the campaign is {campaign.state}" + (
+            f": {campaign.reason}" if campaign.reason else ""
+        )
+    earliest: datetime | None = None
+    for lead, progress in _waiting(state, campaign):
+        profile = lead.profile
+        opening = next_opening(
+            max(now, progress.due_at or now),
+            profile.time_zones,
+            campaign.rules,
+            profile.best_call_window,
+        )
+        if opening is not None and (earliest is None or opening < earliest):
+            earliest = opening
+    if earliest is None:
+        return None, "no lead is waiting for a call"
+    if earliest > now:
+        retry_only = all(p.attempts > 0 for _, p in _waiting(state, campaign))
+        return earliest, (
+            "waiting for retries to fall due"
+            if retry_only
+            else "outside the calling hours of every waiting lead"
+        )
+    if len(state.live_call_ids) >= limits.max_concurrent_calls:
+        return None, f"all {limits.max_concurrent_calls} lines are busy"
+    if len(campaign.live_call_ids) >= campaign.max_concurrent_calls:
+        return None, f"the campaign's {campaign.max_concurrent_calls} lines are busy"
+    if state.last_dispatch_at is not None and now < state.last_dispatch_at + limits.pace:
+        return state.last_dispatch_at + limits.pace, "pacing calls to the carrier's rate"
+    return now, "a call can be placed now"
+
+
+def pending_leads(
+    state: SchedulerState,
+    now: datetime,
+    *,
+    business_type: str | None = None,
+    company_size: str | None = None,
+    campaign_id: UUID | None = None,
+) -> list[tuple[Lead, str, datetime | None]]:
+    """Leads never called, or due for a retry: (lead, why it is pending, due at)."""
+    in_campaigns: dict[UUID, LeadProgress] = {}
+    for campaign in state.campaigns.values():
+        if campaign_id is None or campaign.campaign_id == campaign_id:
+            for lead_id, progress in campaign.progress.items():
+                in_campaigns[lead_id] = progress
+    called = {call.lead_id for call in state.calls.values()}
+    rows = []
+    for lead in state.leads.values():
+        if business_type and lead.profile.business_type.lower() != business_type.lower():
+            continue
+        if company_size and lead.profile.company_size != company_size.lower():
+            continue
+        if lead.profile.phone_number in state.do_not_call:
+            continue
+        progress = in_campaigns.get(lead.lead_id)
+        if progress is not None and not progress.final and progress.attempts > 0:
+            if progress.due_at is not None:
+                rows.append((lead, "retry due", progress.due_at))
+        elif campaign_id is None and lead.lead_id not in called:
+            rows.append((lead, "never called", None))
+        elif progress is not None and progress.attempts == 0 and not progress.final:
+            rows.append((lead, "never called", progress.due_at))
+    return rows

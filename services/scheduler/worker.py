@@ -1,0 +1,178 @@
+"""The scheduler at work: its projection of the stream, and the dispatcher loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+import nats.errors
+from loguru import logger
+from nats.js.errors import NotFoundError
+
+from libs.events import (
+    AnyEvent,
+    CallFailed,
+    CallRequested,
+    ConsumerSettings,
+    Delivery,
+    DurableConsumer,
+    Event,
+    EventBus,
+    PublishError,
+)
+from services.scheduler.clock import Clock
+from services.scheduler.config import SchedulerSettings
+from services.scheduler.domain import decide
+from services.scheduler.state import SchedulerState
+
+DURABLE = "scheduler"
+SUBJECTS = (
+    "sales.lead.*.imported",
+    "sales.lead.*.opted_out",
+    "sales.campaign.>",
+    "sales.call.*.requested",
+    "sales.call.*.placed",
+    "sales.call.*.answered",
+    "sales.call.*.failed",
+    "sales.call.*.completed",
+)
+LONGEST_NAP = 5.0  # re-evaluate at least this often, whatever else happens
+
+
+class SchedulerNotReadyError(RuntimeError):
+    """The projection has not caught up with the stream yet."""
+
+
+class Scheduler:
+    """One active instance: rebuilds its state from the stream, then dispatches calls."""
+
+    def __init__(self, settings: SchedulerSettings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.limits = settings.limits()
+        self.rules = settings.calling_rules()
+        self.state = SchedulerState(settings.retry_policy())
+        self._bus: EventBus | None = None
+        self._applied_sequence = 0
+        self._changed = asyncio.Condition()
+
+    @property
+    def bus(self) -> EventBus:
+        if self._bus is None:
+            raise SchedulerNotReadyError("the scheduler is not connected to the bus yet")
+        return self._bus
+
+    @contextlib.asynccontextmanager
+    async def running(self, bus: EventBus) -> AsyncIterator[Scheduler]:
+        self._bus = bus
+        # The state lives in memory: rebuild it from the first event at every start.
+        with contextlib.suppress(NotFoundError):
+            await bus.js.delete_consumer(bus.stream, DURABLE)
+        settings = ConsumerSettings(durable=DURABLE, subjects=SUBJECTS, idle_wait=0.5)
+        async with DurableConsumer(bus, settings, self._on_event).running():
+            await self.wait_until_caught_up(timeout=300)
+            logger.info(
+                "Scheduler state rebuilt: {leads} leads, {campaigns} campaigns, {live} live calls",
+                leads=len(self.state.leads),
+                campaigns=len(self.state.campaigns),
+                live=len(self.state.live_call_ids),
+            )
+            dispatcher = asyncio.create_task(self._dispatch_forever(), name="dispatcher")
+            try:
+                yield self
+            finally:
+                dispatcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await dispatcher
+
+    async def _on_event(self, event: AnyEvent, delivery: Delivery) -> None:
+        self.state.apply(event)
+        self._applied_sequence = delivery.stream_sequence
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_until_caught_up(self, timeout: float = 10.0) -> None:
+        """Return once every event already in the stream is in the state (read your writes)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not await self._caught_up():
+                    await self._wait_for_change(0.2)
+        except TimeoutError:
+            raise SchedulerNotReadyError(
+                f"the scheduler is still reading the stream after {timeout:.0f}s"
+            ) from None
+
+    async def _caught_up(self) -> bool:
+        try:
+            info = await self.bus.js.consumer_info(self.bus.stream, DURABLE)
+        except NotFoundError:  # the consumer task has not created it yet
+            return False
+        delivered = info.delivered.stream_seq if info.delivered else 0
+        return not info.num_pending and self._applied_sequence >= (delivered or 0)
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        """Publish decisions, then fold them in at once (the echo from the stream is a no-op)."""
+        await self.bus.publish_many(events)
+        for event in events:
+            self.state.apply(event)  # type: ignore[arg-type]
+            self._log_decision(event)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _dispatch_forever(self) -> None:
+        logger.info(
+            "Dispatcher running: at most {lines} lines, {rate}/s",
+            lines=self.limits.max_concurrent_calls,
+            rate=self.limits.calls_per_second,
+        )
+        while True:
+            now = self.clock()
+            events = decide(self.state, now, self.limits)
+            if events:
+                try:
+                    await self.publish(events)
+                except (PublishError, nats.errors.Error) as exc:
+                    logger.warning("Could not publish decisions, retrying: {error}", error=str(exc))
+                    await self._wait_for_change(1.0)
+                continue
+            await self._wait_for_change(self._seconds_until_next_decision(now))
+
+    async def _wait_for_change(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds), self._changed:
+                await self._changed.wait()
+
+    def _seconds_until_next_decision(self, now: datetime) -> float:
+        moments: list[datetime] = []
+        for campaign in self.state.campaigns.values():
+            if campaign.state == "running" and campaign.queue:
+                moments.append(max(campaign.queue[0][0], self._next_pace_slot(now)))
+        deadline = self.limits.call_timeout + self.limits.timeout_margin
+        moments.extend(
+            self.state.calls[c].requested_at + deadline for c in self.state.live_call_ids
+        )
+        if not moments:
+            return LONGEST_NAP
+        seconds = (min(moments) - now).total_seconds()
+        return min(max(seconds, 0.01), LONGEST_NAP)
+
+    def _next_pace_slot(self, now: datetime) -> datetime:
+        last = self.state.last_dispatch_at
+        return now if last is None else max(now, last + self.limits.pace)
+
+    @staticmethod
+    def _log_decision(event: Event) -> None:
+        if isinstance(event, CallRequested):
+            with logger.contextualize(call_id=str(event.call_id), lead_id=str(event.lead_id)):
+                logger.info("Requested call, attempt {attempt}", attempt=event.attempt)
+        elif isinstance(event, CallFailed):
+            with logger.contextualize(call_id=str(event.call_id), lead_id=str(event.lead_id)):
+                logger.warning("Call timed out: {detail}", detail=event.detail)
+        else:
+            logger.info(
+                "{event} for campaign {campaign_id}",
+                event=type(event).__name__,
+                campaign_id=str(getattr(event, "campaign_id", "")),
+            )

@@ -1,0 +1,284 @@
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+
+from libs.events import CampaignFinished, CampaignPaused, CampaignStopped, LeadOptedOut
+from services.scheduler.domain import (
+    DispatchLimits,
+    NoLeadsSelectedError,
+    UnknownLeadsError,
+    requeue,
+)
+from tests.unit.scheduler.helpers import (
+    FAST,
+    WEDNESDAY_10AM_NEW_YORK,
+    answered,
+    completed,
+    failed,
+    imported,
+    phone,
+    requests,
+    start,
+    state_of,
+    step,
+)
+
+T0 = WEDNESDAY_10AM_NEW_YORK
+SECOND = timedelta(seconds=1)
+
+
+def dial_all(state, now, limits=FAST, steps=20):
+    """Step the dispatcher once per second; return every call it requested."""
+    calls = []
+    for tick in range(steps):
+        calls += requests(step(state, now + tick * SECOND, limits))
+    return calls
+
+
+def test_never_more_live_calls_than_the_limit_and_one_per_second():
+    state = state_of(*(imported(n) for n in range(6)))
+    start(state)
+    first = requests(step(state, T0))
+    assert len(first) == 1
+    assert requests(step(state, T0 + 0.5 * SECOND)) == []  # pacing: one per second
+    second = requests(step(state, T0 + SECOND))
+    assert len(second) == 1
+    assert requests(step(state, T0 + 2 * SECOND)) == []  # both lines busy
+    state.apply(completed(first[0], T0 + 3 * SECOND))
+    assert len(requests(step(state, T0 + 3 * SECOND))) == 1
+
+
+def test_call_request_carries_the_lead_and_a_derived_call_id():
+    lead = imported(1)
+    state = state_of(lead)
+    campaign_id = start(state)
+    [call] = requests(step(state, T0))
+    assert (call.lead_id, call.campaign_id, call.attempt, call.lead) == (
+        lead.lead_id,
+        campaign_id,
+        1,
+        lead.lead,
+    )
+    rebuilt = state_of(lead, _started(state))  # the same decision after a restart...
+    [replayed] = requests(step(rebuilt, T0))  # ...gives the same ids, so JetStream drops it
+    assert (replayed.call_id, replayed.event_id) == (call.call_id, call.event_id)
+
+
+def _started(state):
+    from libs.events import CampaignStarted
+
+    campaign = next(iter(state.campaigns.values()))
+    return CampaignStarted(
+        event_id=uuid4(),
+        occurred_at=campaign.started_at,
+        campaign_id=campaign.campaign_id,
+        name=campaign.name,
+        lead_ids=campaign.lead_ids,
+        max_concurrent_calls=campaign.max_concurrent_calls,
+        calling_hours=campaign.rules.hours,
+        calling_days=campaign.rules.days,
+    )
+
+
+def test_outside_hours_nobody_is_called_until_the_window_opens():
+    state = state_of(imported(1), imported(2, zones=("America/Los_Angeles",)))
+    start(state)
+    calls = dial_all(state, T0, steps=3)
+    assert [c.lead.phone_number for c in calls] == [phone(1)]  # 07:00 in Los Angeles
+    later = T0 + timedelta(hours=2)  # 09:00 in Los Angeles
+    assert [c.lead.phone_number for c in dial_all(state, later, steps=3)] == [phone(2)]
+
+
+def test_do_not_call_numbers_are_never_dialled():
+    state = state_of(imported(1), imported(2))
+    start(state)
+    lead_2 = state_of(imported(2)).leads.popitem()[0]
+    state.apply(
+        LeadOptedOut(
+            event_id=uuid4(),
+            occurred_at=T0,
+            lead_id=lead_2,
+            phone_number=phone(2),
+            source="do-not-call-list",
+        )
+    )
+    calls = dial_all(state, T0)
+    assert [c.lead.phone_number for c in calls] == [phone(1)]
+    assert state.campaigns[calls[0].campaign_id].progress[lead_2].result == "opted-out"
+
+
+def test_busy_is_retried_after_30_minutes_then_2_hours_then_given_up():
+    state = state_of(imported(1))
+    start(state)
+    [first] = dial_all(state, T0, steps=1)
+    state.apply(failed(first, "busy", T0 + 10 * SECOND))
+    assert dial_all(state, T0 + timedelta(minutes=29), steps=2) == []
+    [second] = dial_all(state, T0 + timedelta(minutes=31), steps=1)
+    assert second.attempt == 2
+    state.apply(failed(second, "no-answer", T0 + timedelta(minutes=32)))
+    assert dial_all(state, T0 + timedelta(minutes=32 + 119), steps=2) == []
+    [third] = dial_all(state, T0 + timedelta(minutes=32 + 121), steps=1)
+    assert third.attempt == 3
+    state.apply(failed(third, "busy", T0 + timedelta(hours=3)))
+    assert dial_all(state, T0 + timedelta(hours=6), steps=2) == []
+    progress = state.campaigns[first.campaign_id].progress[first.lead_id]
+    assert (progress.final, progress.result, progress.attempts) == (True, "busy", 3)
+
+
+def test_voicemail_counts_as_an_attempt_and_is_retried():
+    state = state_of(imported(1))
+    start(state)
+    [first] = dial_all(state, T0, steps=1)
+    state.apply(answered(first, T0 + SECOND, by="machine"))
+    state.apply(completed(first, T0 + 30 * SECOND))
+    progress = state.campaigns[first.campaign_id].progress[first.lead_id]
+    assert (progress.result, progress.attempts, progress.final) == ("voicemail", 1, False)
+    assert dial_all(state, T0 + timedelta(minutes=31), steps=1)[0].attempt == 2
+
+
+@pytest.mark.parametrize("reason", ["invalid-number", "failed", "canceled"])
+def test_a_failure_that_cannot_succeed_is_not_retried(reason):
+    state = state_of(imported(1))
+    start(state)
+    [call] = dial_all(state, T0, steps=1)
+    state.apply(failed(call, reason, T0 + SECOND))
+    assert dial_all(state, T0 + timedelta(days=1), steps=3) == []
+
+
+def test_a_call_with_no_final_status_times_out_and_frees_its_line():
+    limits = DispatchLimits(
+        max_concurrent_calls=1,
+        call_timeout=timedelta(seconds=300),
+        timeout_margin=timedelta(seconds=60),
+    )
+    state = state_of(imported(1), imported(2))
+    start(state)
+    [first] = dial_all(state, T0, limits, steps=1)
+    assert step(state, T0 + timedelta(seconds=359), limits) == []
+    [timed_out] = step(state, T0 + timedelta(seconds=360), limits)
+    assert (timed_out.call_id, timed_out.reason) == (first.call_id, "timeout")
+    [second] = requests(step(state, T0 + timedelta(seconds=361), limits))
+    assert second.lead.phone_number == phone(2)
+    state.apply(completed(first, T0 + timedelta(seconds=400)))  # a late report changes nothing
+    assert state.calls[first.call_id].result == "timeout"
+
+
+def test_a_stopped_campaign_places_no_new_calls():
+    state = state_of(*(imported(n) for n in range(3)))
+    campaign_id = start(state)
+    dial_all(state, T0, steps=1)
+    state.apply(
+        CampaignStopped(
+            event_id=uuid4(), occurred_at=T0, campaign_id=campaign_id, reason="stopped by request"
+        )
+    )
+    assert dial_all(state, T0 + SECOND, steps=5) == []
+
+
+def test_requeue_gives_failed_leads_another_round():
+    state = state_of(imported(1), imported(2))
+    campaign_id = start(state)
+    first, second = dial_all(state, T0, steps=2)
+    state.apply(failed(first, "invalid-number", T0 + 5 * SECOND))
+    state.apply(answered(second, T0 + 5 * SECOND))
+    state.apply(completed(second, T0 + 9 * SECOND))
+    campaign = state.campaigns[campaign_id]
+    assert requeue(campaign, frozenset({"busy"}), None, T0) is None
+    event = requeue(campaign, None, None, T0 + timedelta(minutes=1))
+    assert event.lead_ids == (first.lead_id,)  # the reached lead is left alone
+    state.apply(event)
+    [again] = dial_all(state, T0 + timedelta(minutes=1), steps=1)
+    assert (again.lead_id, again.attempt) == (first.lead_id, 2)
+
+
+def test_the_failure_brake_pauses_a_campaign_the_carrier_refuses():
+    limits = DispatchLimits(max_concurrent_calls=1, brake_window=4, brake_ratio=0.75)
+    state = state_of(*(imported(n) for n in range(10)))
+    campaign_id = start(state)
+    for tick in range(4):
+        [call] = requests(step(state, T0 + tick * SECOND, limits))
+        state.apply(failed(call, "failed", T0 + tick * SECOND))
+    [paused] = step(state, T0 + 5 * SECOND, limits)
+    assert isinstance(paused, CampaignPaused) and paused.automatic
+    assert paused.reason.startswith("4 of the last 4 calls were refused by the carrier")
+    assert dial_all(state, T0 + 6 * SECOND, limits, steps=5) == []
+    assert state.campaigns[campaign_id].state == "paused"
+
+
+def test_a_campaign_finishes_when_every_lead_has_a_final_result():
+    state = state_of(imported(1))
+    campaign_id = start(state)
+    [call] = dial_all(state, T0, steps=1)
+    state.apply(answered(call, T0 + SECOND))
+    state.apply(completed(call, T0 + 60 * SECOND))
+    [finished] = step(state, T0 + 61 * SECOND)
+    assert finished == CampaignFinished(
+        event_id=finished.event_id,
+        occurred_at=T0 + 61 * SECOND,
+        campaign_id=campaign_id,
+        summary={"completed": 1},
+    )
+    assert state.campaigns[campaign_id].state == "finished"
+
+
+def test_selection_says_why_leads_were_left_out():
+    opted_out = imported(3)
+    state = state_of(
+        imported(1),
+        imported(2, business_type="Healthcare"),
+        opted_out,
+        imported(4, zones=()),
+        imported(5, status="called"),
+        imported(6),
+        imported(7),
+    )
+    state.apply(
+        LeadOptedOut(
+            event_id=uuid4(),
+            occurred_at=T0,
+            lead_id=opted_out.lead_id,
+            phone_number=phone(3),
+            source="call",
+        )
+    )
+    from services.scheduler.domain import CampaignRequest, start_campaign
+    from tests.unit.scheduler.helpers import NINE_TO_FIVE
+
+    request = CampaignRequest(
+        name="R",
+        rules=NINE_TO_FIVE,
+        max_concurrent_calls=5,
+        business_type="restaurant",
+        max_leads=2,
+    )
+    event, excluded = start_campaign(state, request, T0)
+    assert len(event.lead_ids) == 2
+    assert excluded == {
+        "not the requested business_type": 1,
+        "opted out or on the do-not-call list": 1,
+        "no valid time zone": 1,
+        "already called": 1,
+        "beyond max_leads": 1,
+    }
+    state.apply(event)
+    with pytest.raises(NoLeadsSelectedError, match="2 in another running campaign"):
+        start_campaign(
+            state,
+            CampaignRequest(
+                name="R",
+                rules=NINE_TO_FIVE,
+                max_concurrent_calls=5,
+                business_type="restaurant",
+                lead_ids=event.lead_ids,
+            ),
+            T0,
+        )
+    with pytest.raises(UnknownLeadsError, match="lead_ids: 1 unknown lead id"):
+        start_campaign(
+            state,
+            CampaignRequest(
+                name="R", rules=NINE_TO_FIVE, max_concurrent_calls=5, lead_ids=(uuid4(),)
+            ),
+            T0,
+        )
