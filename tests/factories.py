@@ -13,6 +13,7 @@ from libs.events import (
     CallPlaced,
     CallRequested,
     CampaignFinished,
+    CampaignLeadsAdded,
     CampaignLeadsRequeued,
     CampaignPaused,
     CampaignResumed,
@@ -83,7 +84,11 @@ def one_of_each_event() -> list[AnyEvent]:
             max_concurrent_calls=5,
             calling_hours=TimeWindow(start=time(9), end=time(17)),
             calling_days=(0, 1, 2),
+            lead_parts=1,
             filters={"business_type": "Restaurant"},
+        ),
+        CampaignLeadsAdded(
+            event_id=uuid4(), **common, campaign_id=CAMPAIGN_ID, part=1, lead_ids=(LEAD_ID,)
         ),
         CampaignStopped(
             event_id=uuid4(),

@@ -28,6 +28,8 @@ class Delivery:
 
 
 Handler = Callable[[AnyEvent, Delivery], Awaitable[None]]
+# Receives one fetched batch, in stream order; the batch is acked together once it returns.
+BatchHandler = Callable[[list[tuple[AnyEvent, Delivery]]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +66,7 @@ class DurableConsumer:
             while not self._stopping.is_set():
                 messages = await self._next_batch(subscription, had_messages)
                 had_messages = bool(messages)
-                for message in messages:
-                    await self._process(message)
+                await self._handle(messages)
         finally:
             await subscription.unsubscribe()
             if self.bus.nc.is_connected:
@@ -117,13 +118,12 @@ class DurableConsumer:
         except (TimeoutError, nats.errors.TimeoutError):
             return []
 
+    async def _handle(self, messages: list[Msg]) -> None:
+        for message in messages:
+            await self._process(message)
+
     async def _process(self, message: Msg) -> None:
-        metadata = message.metadata
-        delivery = Delivery(
-            subject=message.subject,
-            stream_sequence=metadata.sequence.stream,
-            delivery_count=metadata.num_delivered,
-        )
+        delivery = _delivery_of(message)
         try:
             event = decode_event(message.data, message.subject)
         except MalformedEventError as exc:
@@ -162,3 +162,71 @@ class DurableConsumer:
             durable=self.settings.durable,
         )
         await message.term()
+
+
+def _delivery_of(message: Msg) -> Delivery:
+    metadata = message.metadata
+    return Delivery(
+        subject=message.subject,
+        stream_sequence=metadata.sequence.stream,
+        delivery_count=metadata.num_delivered,
+    )
+
+
+class DurableBatchConsumer(DurableConsumer):
+    """Feeds each fetched batch to `handler` whole, then acks it together.
+
+    For writers whose cost is per transaction (a database), not per event. A failed batch
+    is nakked as a whole; once one of its events has used up its deliveries, the batch is
+    handled one event at a time, so only the event that keeps failing is dead-lettered.
+    """
+
+    def __init__(self, bus: EventBus, settings: ConsumerSettings, handler: BatchHandler) -> None:
+        super().__init__(bus, settings, self._handle_one)
+        self.batch_handler = handler
+
+    async def _handle_one(self, event: AnyEvent, delivery: Delivery) -> None:
+        await self.batch_handler([(event, delivery)])
+
+    async def _handle(self, messages: list[Msg]) -> None:
+        batch: list[tuple[AnyEvent, Delivery]] = []
+        readable: list[Msg] = []
+        for message in messages:
+            delivery = _delivery_of(message)
+            try:
+                event = decode_event(message.data, message.subject)
+            except MalformedEventError as exc:
+                await self._dead_letter(message, delivery, exc)
+                continue
+            batch.append((event, delivery))
+            readable.append(message)
+        if not batch:
+            return
+        try:
+            await self.batch_handler(batch)
+        except Exception as exc:  # the top of a consume loop: the one broad catch we allow
+            await self._batch_failed(readable, batch, exc)
+            return
+        for message in readable:
+            await message.ack()
+
+    async def _batch_failed(
+        self, messages: list[Msg], batch: list[tuple[AnyEvent, Delivery]], error: Exception
+    ) -> None:
+        counts = [delivery.delivery_count for _, delivery in batch]
+        if len(messages) > 1 and max(counts) >= self.settings.max_deliveries:
+            for message in messages:  # find the one that cannot succeed
+                await self._process(message)
+            return
+        delay = self._retry_delay(max(counts))
+        first = batch[0][1]
+        logger.opt(exception=error).warning(
+            "Batch handler failed on {size} events from seq {sequence} (delivery {count}); "
+            "retry in {delay}s",
+            size=len(batch),
+            sequence=first.stream_sequence,
+            count=max(counts),
+            delay=delay,
+        )
+        for message in messages:
+            await message.nak(delay=delay)

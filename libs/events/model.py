@@ -133,6 +133,20 @@ class CampaignStarted(CampaignEvent, frozen=True, kw_only=True):
     calling_hours: TimeWindow
     calling_days: tuple[int, ...] = (0, 1, 2, 3, 4)  # ISO weekday - 1: Monday is 0
     filters: dict[str, str] = msgspec.field(default_factory=dict)
+    lead_parts: int = 0  # CampaignLeadsAdded parts holding the rest of the selection
+
+
+class CampaignLeadsAdded(CampaignEvent, frozen=True, kw_only=True):
+    """More of a campaign's selected leads, for selections too big for one message.
+
+    Published before the CampaignStarted that names `parts`, so a campaign is never seen
+    started with only some of its leads.
+    """
+
+    subject_verb: ClassVar[str] = "leads_added"
+
+    part: int  # 1, 2, ...
+    lead_ids: tuple[UUID, ...]
 
 
 class CampaignStopped(CampaignEvent, frozen=True, kw_only=True):
@@ -229,6 +243,7 @@ AnyEvent = (
     LeadImported
     | LeadOptedOut
     | CampaignStarted
+    | CampaignLeadsAdded
     | CampaignStopped
     | CampaignPaused
     | CampaignResumed
@@ -247,6 +262,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     LeadImported,
     LeadOptedOut,
     CampaignStarted,
+    CampaignLeadsAdded,
     CampaignStopped,
     CampaignPaused,
     CampaignResumed,

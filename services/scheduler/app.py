@@ -126,14 +126,15 @@ async def start(
     now = scheduler.clock()
     request = campaign_request(data or StartCampaign(), scheduler, now)
     try:
-        event, excluded = start_campaign(scheduler.state, request, now)
+        events, excluded = start_campaign(scheduler.state, request, now)
     except (NoLeadsSelectedError, UnknownLeadsError) as exc:
         raise unprocessable(str(exc)) from None
-    await scheduler.publish([event])
+    await scheduler.publish(events)
+    campaign = scheduler.state.campaigns[events[-1].campaign_id]
     return CampaignStartedResponse(
-        campaign_id=event.campaign_id,
-        name=event.name,
-        selected=len(event.lead_ids),
+        campaign_id=campaign.campaign_id,
+        name=campaign.name,
+        selected=len(campaign.lead_ids),
         excluded=excluded,
     )
 

@@ -12,6 +12,7 @@ from libs.events import (
     CallFailed,
     CallRequested,
     CampaignFinished,
+    CampaignLeadsAdded,
     CampaignLeadsRequeued,
     CampaignPaused,
     CampaignStarted,
@@ -24,6 +25,8 @@ from services.scheduler.state import CARRIER_FAILURES, Campaign, SchedulerState
 
 # A retry or a closed window is looked at again no sooner than this: cheap re-checks.
 RECHECK_AFTER = timedelta(minutes=1)
+# Lead ids per message: a big selection travels in parts well under NATS's 1 MB limit.
+LEADS_PER_MESSAGE = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +70,12 @@ class CampaignRequest:
 
 def start_campaign(
     state: SchedulerState, request: CampaignRequest, now: datetime, campaign_id: UUID | None = None
-) -> tuple[CampaignStarted, dict[str, int]]:
-    """Select the leads and say why the others were left out."""
+) -> tuple[list[CampaignLeadsAdded | CampaignStarted], dict[str, int]]:
+    """Select the leads and say why the others were left out.
+
+    Returns the events to publish in order: the parts of a big selection first, then the
+    CampaignStarted that names them, so that the campaign never starts half-selected.
+    """
     if request.lead_ids is not None:
         unknown = [lead_id for lead_id in request.lead_ids if lead_id not in state.leads]
         if unknown:
@@ -109,17 +116,29 @@ def start_campaign(
     if not selected:
         raise NoLeadsSelectedError(dict(excluded))
     campaign_id = campaign_id or uuid4()
-    event = CampaignStarted(
+    first, rest = selected[:LEADS_PER_MESSAGE], selected[LEADS_PER_MESSAGE:]
+    parts = [
+        CampaignLeadsAdded(
+            event_id=uuid5(campaign_id, f"leads/{number}"),
+            occurred_at=now,
+            campaign_id=campaign_id,
+            part=number,
+            lead_ids=tuple(rest[offset : offset + LEADS_PER_MESSAGE]),
+        )
+        for number, offset in enumerate(range(0, len(rest), LEADS_PER_MESSAGE), start=1)
+    ]
+    started = CampaignStarted(
         event_id=uuid5(campaign_id, "started"),
         occurred_at=now,
         campaign_id=campaign_id,
         name=request.name,
-        lead_ids=tuple(selected),
+        lead_ids=tuple(first),
+        lead_parts=len(parts),
         max_concurrent_calls=request.max_concurrent_calls,
         calling_hours=request.rules.hours,
         calling_days=request.rules.days,
     )
-    return event, dict(excluded)
+    return [*parts, started], dict(excluded)
 
 
 def decide(state: SchedulerState, now: datetime, limits: DispatchLimits) -> list[Event]:

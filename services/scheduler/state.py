@@ -22,6 +22,7 @@ from libs.events import (
     CallPlaced,
     CallRequested,
     CampaignFinished,
+    CampaignLeadsAdded,
     CampaignLeadsRequeued,
     CampaignPaused,
     CampaignResumed,
@@ -124,6 +125,8 @@ class SchedulerState:
         self.live_call_ids: set[UUID] = set()
         self.last_dispatch_at: datetime | None = None
         self._tiebreak = count()
+        # Parts of a selection that arrived before their CampaignStarted.
+        self._lead_parts: dict[UUID, dict[int, tuple[UUID, ...]]] = {}
 
     def apply(self, event: AnyEvent) -> None:
         handler = getattr(self, f"_on_{type(event).__name__}", None)
@@ -150,21 +153,29 @@ class SchedulerState:
 
     # --- campaigns ---------------------------------------------------------------------
 
+    def _on_CampaignLeadsAdded(self, event: CampaignLeadsAdded) -> None:
+        if event.campaign_id not in self.campaigns:
+            self._lead_parts.setdefault(event.campaign_id, {})[event.part] = event.lead_ids
+
     def _on_CampaignStarted(self, event: CampaignStarted) -> None:
         if event.campaign_id in self.campaigns:
             return
+        parts = self._lead_parts.pop(event.campaign_id, {})
+        lead_ids = event.lead_ids + tuple(
+            lead_id for part in range(1, event.lead_parts + 1) for lead_id in parts.get(part, ())
+        )
         budget = self.retry_policy.max_attempts
         campaign = Campaign(
             campaign_id=event.campaign_id,
             name=event.name,
             started_at=event.occurred_at,
-            lead_ids=event.lead_ids,
+            lead_ids=lead_ids,
             max_concurrent_calls=event.max_concurrent_calls,
             rules=CallingRules(hours=event.calling_hours, days=event.calling_days),
-            progress={lead_id: LeadProgress(budget=budget) for lead_id in event.lead_ids},
+            progress={lead_id: LeadProgress(budget=budget) for lead_id in lead_ids},
         )
         self.campaigns[event.campaign_id] = campaign
-        for lead_id in event.lead_ids:
+        for lead_id in lead_ids:
             campaign.schedule(lead_id, event.occurred_at, next(self._tiebreak))
 
     def _on_CampaignStopped(self, event: CampaignStopped) -> None:

@@ -47,6 +47,7 @@ def test_subjects_put_the_entity_first():
         "LeadImported": f"sales.lead.{LEAD_ID}.imported",
         "LeadOptedOut": f"sales.lead.{LEAD_ID}.opted_out",
         "CampaignStarted": f"sales.campaign.{CAMPAIGN_ID}.started",
+        "CampaignLeadsAdded": f"sales.campaign.{CAMPAIGN_ID}.leads_added",
         "CampaignStopped": f"sales.campaign.{CAMPAIGN_ID}.stopped",
         "CampaignPaused": f"sales.campaign.{CAMPAIGN_ID}.paused",
         "CampaignResumed": f"sales.campaign.{CAMPAIGN_ID}.resumed",

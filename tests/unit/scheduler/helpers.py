@@ -71,9 +71,10 @@ def start(
     request = CampaignRequest(
         name="Spring", rules=NINE_TO_FIVE, max_concurrent_calls=max_concurrent_calls, **filters
     )
-    event, _ = start_campaign(state, request, now)
-    state.apply(event)
-    return event.campaign_id
+    events, _ = start_campaign(state, request, now)
+    for event in events:
+        state.apply(event)
+    return events[-1].campaign_id
 
 
 def step(state: SchedulerState, now: datetime, limits: DispatchLimits = FAST) -> list[Event]:

@@ -252,7 +252,7 @@ def test_selection_says_why_leads_were_left_out():
         business_type="restaurant",
         max_leads=2,
     )
-    event, excluded = start_campaign(state, request, T0)
+    [event], excluded = start_campaign(state, request, T0)
     assert len(event.lead_ids) == 2
     assert excluded == {
         "not the requested business_type": 1,
@@ -282,3 +282,26 @@ def test_selection_says_why_leads_were_left_out():
             ),
             T0,
         )
+
+
+def test_a_big_selection_travels_in_parts_and_starts_whole(monkeypatch):
+    from services.scheduler import domain
+    from services.scheduler.domain import CampaignRequest, start_campaign
+    from tests.unit.scheduler.helpers import NINE_TO_FIVE
+
+    monkeypatch.setattr(domain, "LEADS_PER_MESSAGE", 2)
+    leads = [imported(n) for n in range(5)]
+    request = CampaignRequest(name="Big", rules=NINE_TO_FIVE, max_concurrent_calls=5)
+    events, _ = start_campaign(state_of(*leads), request, T0)
+    assert [type(e).__name__ for e in events] == [
+        "CampaignLeadsAdded",
+        "CampaignLeadsAdded",
+        "CampaignStarted",
+    ]
+    assert (events[-1].lead_parts, [e.part for e in events[:2]]) == (2, [1, 2])
+    rebuilt = state_of(*leads)
+    rebuilt.apply(events[1])  # parts may arrive in any order before the start
+    rebuilt.apply(events[0])
+    assert rebuilt.campaigns == {}
+    rebuilt.apply(events[2])
+    assert rebuilt.campaigns[events[2].campaign_id].lead_ids == tuple(e.lead_id for e in leads)
