@@ -39,6 +39,7 @@ FRAME_SECONDS = FRAME_MILLISECONDS / 1000
 TURN_QUIET_SECONDS = 0.4  # the agent has finished when its audio stops this long
 GOODBYE_QUIET_SECONDS = 2.0  # after the last line: time for the agent to wrap up and hang up
 MACHINE_QUIET_SECONDS = 3.0  # an answering machine stops recording after this much silence
+PICKUP_SECONDS = 0.6  # from the stream starting to the first "Hello?", as people do
 
 
 class ProspectOnTheLine:
@@ -72,6 +73,7 @@ class ProspectOnTheLine:
         self._last_agent_activity = 0.0
         self._playback_ends = 0.0  # when the agent audio received so far finishes playing
         self._marks: dict[str, asyncio.TimerHandle] = {}
+        self._echoes: deque[str] = deque()  # marks whose audio has played, for the sender
 
     async def run(self, hang_up: asyncio.Event, time_limit_seconds: float) -> Ending:
         async with connect(self.stream_url, open_timeout=10, max_size=2**20) as socket:
@@ -117,6 +119,7 @@ class ProspectOnTheLine:
     async def _play_persona(self) -> None:
         """Say each line in turn, answering the agent; then let it wrap up, and hang up."""
         lines = self.persona.lines
+        await asyncio.sleep(PICKUP_SECONDS)  # silence flows meanwhile, as on a real line
         for index, line in enumerate(lines):
             if index > 0:
                 await self._agent_finished(TURN_QUIET_SECONDS)
@@ -156,6 +159,8 @@ class ProspectOnTheLine:
         audio = b""
         frame_index = 0
         while True:
+            while self._echoes:  # numbered when sent, so sequence numbers stay in order
+                await self._send_json(socket, self._mark_message(self._echoes.popleft()))
             if not audio and self._utterances:
                 text, audio = self._utterances.popleft()
                 await socket.send(encode_simulation(self.stream_sid, ProspectSaid(text=text)))
@@ -186,25 +191,25 @@ class ProspectOnTheLine:
                 self._playback_ends = max(self._playback_ends, now) + len(payload) / 8000
                 self._agent_heard(now)
             elif event == "mark":
-                self._echo_mark(socket, message["mark"]["name"], now)
+                self._echo_mark(message["mark"]["name"], now)
             elif event == "clear":  # drop the queued audio: every pending mark comes back now
                 self._playback_ends = now
                 for name, handle in list(self._marks.items()):
                     handle.cancel()
-                    self._echo_now(socket, name)
+                    self._echo_now(name)
 
     def _agent_heard(self, now: float) -> None:
         self._last_agent_activity = now
         self._agent_spoke.set()
 
-    def _echo_mark(self, socket: ClientConnection, name: str, now: float) -> None:
+    def _echo_mark(self, name: str, now: float) -> None:
         loop = asyncio.get_running_loop()
         delay = max(0.0, self._playback_ends - now)
-        self._marks[name] = loop.call_later(delay, self._echo_now, socket, name)
+        self._marks[name] = loop.call_later(delay, self._echo_now, name)
 
-    def _echo_now(self, socket: ClientConnection, name: str) -> None:
+    def _echo_now(self, name: str) -> None:
         self._marks.pop(name, None)
-        asyncio.get_running_loop().create_task(self._send_json(socket, self._mark_message(name)))
+        self._echoes.append(name)
 
     async def _send_json(self, socket: ClientConnection, message: dict[str, Any]) -> None:
         try:

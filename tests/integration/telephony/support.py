@@ -23,6 +23,8 @@ from libs.events import AnyEvent, CallRequested, EventBus, decode_event
 from libs.runtime.app import build_app
 from libs.runtime.plugin import ServicePlugin
 from services.telephony.config import TelephonySettings
+from services.telephony.plugin import build_telephony_plugin
+from services.telephony.twilio_provider import TwilioProvider
 from tests.factories import lead_profile
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -170,3 +172,24 @@ class FakeTwilioApi:
             while not condition():
                 self.changed.clear()
                 await self.changed.wait()
+
+
+@asynccontextmanager
+async def telephony_against(
+    bus: EventBus, fake: FakeTwilioApi, **overrides: Any
+) -> AsyncIterator[TelephonySettings]:
+    api_socket, api_port = listening_socket()
+    app_socket, app_port = listening_socket()
+    settings = twilio_settings(
+        f"http://127.0.0.1:{api_port}", f"https://calls.example.com:{app_port}", **overrides
+    )
+    assert settings.mode == "twilio"
+    plugin = build_telephony_plugin(settings, TwilioProvider(settings))
+    async with serving_asgi(fake.app(), api_socket), serving_plugins(bus, [plugin], app_socket):
+        yield settings
+
+
+def local_url(settings: TelephonySettings, path: str) -> str:
+    """Where the test reaches the app: loopback, on the port in WEBHOOK_BASE_URL."""
+    port = (settings.webhook_base_url or "").rsplit(":", 1)[1]
+    return f"http://127.0.0.1:{port}{path}"

@@ -1,20 +1,15 @@
 """The Twilio path: the real SDK against a local fake of Twilio's REST API, on a real NATS."""
 
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
 
 from libs.events import CallFailed, CallPlaced, CampaignStopped, subject_for
-from services.telephony.plugin import build_telephony_plugin
-from services.telephony.twilio_provider import TwilioProvider
 from tests.integration.telephony.support import (
     ACCOUNT_SID,
     FakeTwilioApi,
     call_request,
-    listening_socket,
-    serving_asgi,
-    serving_plugins,
+    telephony_against,
     twilio_settings,
     wait_for_event,
 )
@@ -28,19 +23,6 @@ INVALID_NUMBER = {
     "more_info": "https://www.twilio.com/docs/errors/21211",
     "status": 400,
 }
-
-
-@asynccontextmanager
-async def telephony_against(bus, fake: FakeTwilioApi, **overrides):
-    api_socket, api_port = listening_socket()
-    app_socket, app_port = listening_socket()
-    settings = twilio_settings(
-        f"http://127.0.0.1:{api_port}", f"https://calls.example.com:{app_port}", **overrides
-    )
-    assert settings.mode == "twilio"
-    plugin = build_telephony_plugin(settings, TwilioProvider(settings))
-    async with serving_asgi(fake.app(), api_socket), serving_plugins(bus, [plugin], app_socket):
-        yield settings
 
 
 async def test_a_requested_call_is_created_with_every_parameter(bus):

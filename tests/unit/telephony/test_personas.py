@@ -112,3 +112,12 @@ def test_voicemail_is_answered_by_a_machine_and_failures_never_ring():
     assert people["voicemail"].answered_by_machine and people["voicemail"].answers
     assert not people["busy"].answers and not people["no-answer"].answers
     assert people["carrier-failure"].ring_seconds == 0.0
+
+
+def test_the_default_simulated_voice_is_mu_law_sized_to_the_text():
+    from services.telephony.plugin import simulated_voice
+
+    short = simulated_voice("Hello?", 1)
+    long = simulated_voice("Yes, that sounds good. Thursday at ten in the morning works for me.", 1)
+    assert 0 < len(short) < len(long)
+    assert set(short) != {0xFF}  # not silence

@@ -1,0 +1,232 @@
+"""The simulated carrier completes a call of every persona kind against a minimal stream
+endpoint, through the real service: worker, signed webhooks, TwiML, Media Streams, fake REST."""
+
+import asyncio
+from uuid import UUID
+
+import httpx
+import pytest
+
+from libs.events import CallCompleted, CallFailed, CallPlaced, history_of, subject_for
+from libs.runtime.plugin import ServicePlugin
+from libs.simulation.personas import choose_persona
+from services.telephony.carrier import SimulatedCarrier
+from services.telephony.config import SIMULATED_ACCOUNT_SID, TelephonySettings
+from services.telephony.plugin import build_telephony_plugin
+from tests.integration.telephony.agent_endpoint import MiniAgent
+from tests.integration.telephony.support import (
+    call_request,
+    listening_socket,
+    serving_plugins,
+    stored_events,
+    wait_for_event,
+)
+
+SEED = 7
+TOKEN = "simulated-token-for-tests"
+NUMBERS = [f"+1202555{100 + index:04d}" for index in range(25)]
+
+
+def number_for(kind: str, attempt: int = 1) -> str:
+    return next(n for n in NUMBERS if choose_persona(SEED, n, attempt).kind == kind)
+
+
+def short_voice(text: str, seed: int) -> bytes:
+    """A stand-in voice: a quarter second of non-silent mu-law per utterance."""
+    return bytes([0x10 + seed % 16]) * 2000
+
+
+class SimulatedWorld:
+    def __init__(self, bus) -> None:
+        self.bus = bus
+        self.listening, port = listening_socket()
+        self.settings = TelephonySettings(
+            port=port,
+            simulation=True,
+            simulation_seed=SEED,
+            simulation_auth_token=TOKEN,
+            simulation_pace=0.0,
+        )
+        self.carrier = SimulatedCarrier(self.settings, short_voice)
+        self.agent = MiniAgent(self.settings.simulated_api_base_url, SIMULATED_ACCOUNT_SID, TOKEN)
+
+    def serving(self):
+        agent = ServicePlugin(name="agent", route_handlers=[self.agent.handler()])
+        telephony = build_telephony_plugin(self.settings, self.carrier)
+        return serving_plugins(self.bus, [telephony, agent], self.listening)
+
+    async def outcome(self, call_id: UUID):
+        async with asyncio.timeout(30):
+            ended = asyncio.create_task(
+                wait_for_event(self.bus, subject_for(CallCompleted, call_id), 30)
+            )
+            failed = asyncio.create_task(
+                wait_for_event(self.bus, subject_for(CallFailed, call_id), 30)
+            )
+            done, pending = await asyncio.wait((ended, failed), return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            return done.pop().result()
+
+
+def facts(events) -> list[str]:
+    return [type(event).__name__ for event in events]
+
+
+async def test_every_persona_kind_completes_its_call(bus):
+    kinds = [
+        "interested",
+        "lukewarm",
+        "not-interested",
+        "asks-to-be-removed",
+        "voicemail",
+        "busy",
+        "no-answer",
+        "carrier-failure",
+    ]
+    world = SimulatedWorld(bus)
+    requests = {kind: call_request(phone_number=number_for(kind)) for kind in kinds}
+    async with world.serving():
+        for request in requests.values():
+            await bus.publish(request)
+        outcomes = {kind: await world.outcome(r.call_id) for kind, r in requests.items()}
+        for kind in ("busy", "no-answer"):  # their callbacks may still be on the way
+            assert isinstance(outcomes[kind], CallFailed)
+        histories = {
+            kind: facts(await stored_events(bus, history_of("call", r.call_id)))
+            for kind, r in requests.items()
+        }
+    answered = ["CallRequested", "CallPlaced", "CallAnswered", "CallCompleted"]
+    assert histories == {
+        "interested": answered,
+        "lukewarm": answered,
+        "not-interested": answered,
+        "asks-to-be-removed": answered,
+        "voicemail": answered,
+        "busy": ["CallRequested", "CallPlaced", "CallFailed"],
+        "no-answer": ["CallRequested", "CallPlaced", "CallFailed"],
+        "carrier-failure": ["CallRequested", "CallFailed"],
+    }
+    assert (outcomes["busy"].reason, outcomes["no-answer"].reason) == ("busy", "no-answer")
+    assert (
+        outcomes["carrier-failure"].reason,
+        outcomes["carrier-failure"].provider_error_code,
+    ) == (
+        "invalid-number",
+        21211,
+    )
+    for kind in ("interested", "lukewarm", "not-interested", "asks-to-be-removed", "voicemail"):
+        await check_stream(world, requests[kind], kind)
+
+
+async def check_stream(world: SimulatedWorld, request, kind: str) -> None:
+    record = world.agent.records[str(request.call_id)]
+    placed = await wait_for_event(world.bus, subject_for(CallPlaced, request.call_id))
+    persona = choose_persona(
+        SEED,
+        request.lead.phone_number,
+        1,
+        contact_name=request.lead.contact_name,
+        business_name=request.lead.business_name,
+    )
+    assert [m["event"] for m in record.messages[:2]] == ["connected", "start"], kind
+    assert record.messages[0] == {"event": "connected", "protocol": "Call", "version": "1.0.0"}
+    assert record.start == {
+        "accountSid": SIMULATED_ACCOUNT_SID,
+        "streamSid": record.start["streamSid"],
+        "callSid": placed.provider_call_id,
+        "tracks": ["inbound"],
+        "customParameters": {"call_id": str(request.call_id)},
+        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+    }
+    assert record.start["streamSid"].startswith("MZ") and len(record.start["streamSid"]) == 34
+    media = record.media
+    assert {len(__import__("base64").b64decode(m["payload"])) for m in media} == {160}
+    assert [int(m["chunk"]) for m in media] == list(range(1, len(media) + 1))
+    assert [int(m["timestamp"]) for m in media] == [20 * i for i in range(len(media))]
+    assert {m["track"] for m in media} == {"inbound"}
+    # Paced in real time: the frames can arrive late on a busy machine, never early.
+    spread = record.media_arrivals[-1] - record.media_arrivals[0]
+    assert spread >= (len(media) - 1) * 0.02 - 0.1, (kind, spread, len(media))
+    sequence = [int(m["sequenceNumber"]) for m in record.messages[1:]]
+    assert sequence == list(range(1, len(sequence) + 1))
+    assert record.prospect_lines == list(persona.lines), kind
+    # Each reply's mark comes back once its audio has played; a voicemail's one reply is
+    # cut short by the agent's own hang-up.
+    expected_marks = [f"reply-{n}" for n in range(1, len(persona.lines) + 1)]
+    if kind == "voicemail":
+        expected_marks = []
+    assert record.echoed_marks == expected_marks[: len(record.echoed_marks)], kind
+    assert len(record.echoed_marks) >= len(expected_marks) - 1, kind
+    assert record.stopped, kind
+    agent_ends = kind in ("interested", "voicemail")
+    assert record.hung_up_by_agent == agent_ends, kind
+
+
+async def test_the_time_limit_ends_a_call_the_agent_never_answers(bus, log_watch):
+    world = SimulatedWorld(bus)
+    request = call_request(phone_number=number_for("not-interested"), time_limit_seconds=2)
+    world.agent.silent_call_ids.add(str(request.call_id))
+    async with world.serving():
+        await bus.publish(request)
+        completed = await world.outcome(request.call_id)
+        record = world.agent.records[str(request.call_id)]
+    assert isinstance(completed, CallCompleted)
+    assert record.stopped and not record.hung_up_by_agent
+    assert record.prospect_lines == ["Hello?"]  # never got an answer to go on
+    await log_watch.wait_for(lambda r: "ended: time-limit" in str(r["message"]))
+
+
+async def test_a_busy_lead_answers_on_a_later_attempt(bus):
+    world = SimulatedWorld(bus)
+    number = next(
+        n
+        for n in NUMBERS
+        if choose_persona(SEED, n, 1).kind == "busy" and choose_persona(SEED, n, 2).answers
+    )
+    first, second = call_request(phone_number=number), call_request(phone_number=number, attempt=2)
+    async with world.serving():
+        await bus.publish(first)
+        await bus.publish(second)
+        outcomes = [await world.outcome(first.call_id), await world.outcome(second.call_id)]
+    assert [type(o).__name__ for o in outcomes] == ["CallFailed", "CallCompleted"]
+
+
+async def test_the_fake_rest_api_checks_credentials_and_knows_its_calls(bus):
+    world = SimulatedWorld(bus)
+    base = world.settings.simulated_api_base_url
+    url = f"{base}/2010-04-01/Accounts/{SIMULATED_ACCOUNT_SID}/Calls/CA{'0' * 32}.json"
+    async with world.serving(), httpx.AsyncClient() as client:
+        wrong = await client.post(
+            url, data={"Status": "completed"}, auth=(SIMULATED_ACCOUNT_SID, "x")
+        )
+        missing = await client.post(url, data={"Status": "completed"})
+        unknown = await client.post(
+            url, data={"Status": "completed"}, auth=(SIMULATED_ACCOUNT_SID, TOKEN)
+        )
+    assert (wrong.status_code, wrong.json()["code"]) == (401, 20003)
+    assert missing.status_code == 401
+    assert (unknown.status_code, unknown.json()["code"]) == (404, 20404)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {
+            "SIMULATION": "1",
+            "TWILIO_ACCOUNT_SID": "AC1",
+            "TWILIO_AUTH_TOKEN": "t",
+            "TWILIO_FROM_NUMBER": "+1",
+            "WEBHOOK_BASE_URL": "https://x",
+        },
+    ],
+)
+def test_the_simulated_carrier_is_chosen_without_twilio_or_when_asked(environ):
+    from services.telephony.config import load_telephony_settings
+    from services.telephony.plugin import build_provider
+
+    settings = load_telephony_settings(environ)
+    assert settings.mode == "simulated"
+    assert isinstance(build_provider(settings, short_voice), SimulatedCarrier)
+    assert len(settings.auth_token) == 32

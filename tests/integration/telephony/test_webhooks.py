@@ -1,0 +1,210 @@
+"""Twilio's webhooks, signed with the SDK's validator, and the events they leave on NATS."""
+
+import xml.etree.ElementTree as ElementTree
+
+import httpx
+import pytest
+
+from libs.events import CallAnswered, CallCompleted, CallPlaced, history_of, subject_for
+from tests.integration.telephony.support import (
+    ACCOUNT_SID,
+    FakeTwilioApi,
+    call_request,
+    local_url,
+    signed,
+    stored_events,
+    telephony_against,
+    wait_for_event,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:twilio.*")
+
+CALL_SID = "CA" + "ab" * 16
+
+
+def params(status: str | None = None, **extra: str) -> dict[str, str]:
+    values = {"AccountSid": ACCOUNT_SID, "CallSid": CALL_SID, "To": "+12025550143"}
+    if status is not None:
+        values["CallStatus"] = status
+    return {**values, **extra}
+
+
+class Webhooks:
+    """Posts callbacks as Twilio does: to the public URL's path, signed over the public URL."""
+
+    def __init__(self, settings, client: httpx.AsyncClient, call_id) -> None:
+        self.settings, self.client, self.call_id = settings, client, call_id
+
+    def public(self, path: str) -> str:
+        return f"{self.settings.webhook_base_url}{path}?call_id={self.call_id}"
+
+    async def post(self, path: str, values: dict[str, str], headers=None) -> httpx.Response:
+        url = local_url(self.settings, f"{path}?call_id={self.call_id}")
+        if headers is None:
+            headers = signed(self.public(path), values)
+        return await self.client.post(url, data=values, headers=headers)
+
+
+async def placed_call(bus, settings, client):
+    request = call_request()
+    await bus.publish(request)
+    await wait_for_event(bus, subject_for(CallPlaced, request.call_id))
+    return request, Webhooks(settings, client, request.call_id)
+
+
+async def call_facts(bus, request) -> list[tuple[str, object]]:
+    events = await stored_events(bus, history_of("call", request.call_id))
+    facts = []
+    for event in events:
+        detail = {
+            "CallAnswered": lambda e: e.answered_by,
+            "CallCompleted": lambda e: e.duration_seconds,
+            "CallFailed": lambda e: (e.reason, e.provider_error_code),
+        }.get(type(event).__name__, lambda e: None)(event)
+        facts.append((type(event).__name__, detail))
+    return facts
+
+
+async def test_a_call_that_is_answered_and_completed(bus):
+    async with telephony_against(bus, FakeTwilioApi()) as settings, httpx.AsyncClient() as client:
+        request, hooks = await placed_call(bus, settings, client)
+        codes = [
+            (await hooks.post("/twilio/status", params(status))).status_code
+            for status in ("initiated", "ringing", "in-progress")
+        ]
+        codes.append((await hooks.post("/twilio/amd", params(AnsweredBy="human"))).status_code)
+        done = params("completed", CallDuration="42", Duration="1")
+        codes.append((await hooks.post("/twilio/status", done)).status_code)
+        facts = await call_facts(bus, request)
+    assert codes == [204] * 5
+    assert facts == [
+        ("CallRequested", None),
+        ("CallPlaced", None),
+        ("CallAnswered", "human"),
+        ("CallCompleted", 42.0),
+    ]
+    answered = await wait_for_event(bus, subject_for(CallAnswered, request.call_id))
+    assert (answered.lead_id, answered.campaign_id) == (request.lead_id, request.campaign_id)
+
+
+async def test_a_voicemail_is_answered_by_a_machine(bus):
+    async with telephony_against(bus, FakeTwilioApi()) as settings, httpx.AsyncClient() as client:
+        request, hooks = await placed_call(bus, settings, client)
+        await hooks.post("/twilio/status", params("in-progress"))
+        await hooks.post("/twilio/amd", params(AnsweredBy="machine_start"))
+        await hooks.post("/twilio/status", params("completed", CallDuration="20"))
+        facts = await call_facts(bus, request)
+    assert facts[2:] == [("CallAnswered", "machine"), ("CallCompleted", 20.0)]
+
+
+@pytest.mark.parametrize(
+    ("status", "extra", "expected"),
+    [
+        ("busy", {}, ("busy", None)),
+        ("no-answer", {}, ("no-answer", None)),
+        ("canceled", {}, ("canceled", None)),
+        ("failed", {"ErrorCode": "21211"}, ("invalid-number", 21211)),
+    ],
+)
+async def test_unanswered_calls_fail_with_the_reason(bus, status, extra, expected):
+    async with telephony_against(bus, FakeTwilioApi()) as settings, httpx.AsyncClient() as client:
+        request, hooks = await placed_call(bus, settings, client)
+        await hooks.post("/twilio/status", params("ringing"))
+        await hooks.post("/twilio/status", params(status, **extra))
+        facts = await call_facts(bus, request)
+    assert facts[2:] == [("CallFailed", expected)]
+
+
+async def test_forged_missing_and_misaddressed_signatures_are_refused(bus):
+    async with telephony_against(bus, FakeTwilioApi()) as settings, httpx.AsyncClient() as client:
+        request, hooks = await placed_call(bus, settings, client)
+        done = params("completed", CallDuration="42")
+        forged = await hooks.post(
+            "/twilio/status", done, signed(hooks.public("/twilio/status"), done, "f" * 32)
+        )
+        missing = await hooks.post("/twilio/status", done, headers={})
+        # Signed for the address the request really reached (the Host header), not ours.
+        local = local_url(settings, f"/twilio/status?call_id={request.call_id}")
+        misaddressed = await hooks.post("/twilio/status", done, signed(local, done))
+        tampered_values = {**done, "CallDuration": "1"}
+        tampered = await hooks.post(
+            "/twilio/status", tampered_values, signed(hooks.public("/twilio/status"), done)
+        )
+        amd = await hooks.post("/twilio/amd", params(AnsweredBy="human"), headers={})
+        twiml = await hooks.post("/twilio/twiml", params("in-progress"), headers={})
+        facts = await call_facts(bus, request)
+    statuses = [r.status_code for r in (forged, missing, misaddressed, tampered, amd, twiml)]
+    assert statuses == [403] * 6
+    assert forged.headers["content-type"] == "application/problem+json"
+    assert "X-Twilio-Signature" in forged.json()["detail"]
+    assert facts == [("CallRequested", None), ("CallPlaced", None)]  # nothing published
+
+
+async def test_replayed_callbacks_publish_nothing_new(bus):
+    async with telephony_against(bus, FakeTwilioApi()) as settings, httpx.AsyncClient() as client:
+        request, hooks = await placed_call(bus, settings, client)
+        for _ in range(3):
+            await hooks.post("/twilio/amd", params(AnsweredBy="human"))
+            await hooks.post("/twilio/status", params("completed", CallDuration="42"))
+        facts = await call_facts(bus, request)
+    assert facts[2:] == [("CallAnswered", "human"), ("CallCompleted", 42.0)]
+
+
+async def test_out_of_order_callbacks_never_move_a_call_backwards(bus):
+    async with telephony_against(bus, FakeTwilioApi()) as settings, httpx.AsyncClient() as client:
+        request, hooks = await placed_call(bus, settings, client)
+        await hooks.post("/twilio/status", params("completed", CallDuration="30"))
+        await hooks.post("/twilio/amd", params(AnsweredBy="machine_start"))
+        await hooks.post("/twilio/status", params("in-progress"))
+        await hooks.post("/twilio/status", params("ringing"))
+        await hooks.post("/twilio/status", params("no-answer"))
+        facts = await call_facts(bus, request)
+    assert facts[2:] == [("CallAnswered", "unknown"), ("CallCompleted", 30.0)]
+
+
+async def test_callbacks_for_unknown_or_malformed_calls_are_refused(bus):
+    async with telephony_against(bus, FakeTwilioApi()) as settings, httpx.AsyncClient() as client:
+        unknown = Webhooks(settings, client, call_request().call_id)
+        not_found = await unknown.post("/twilio/status", params("ringing"))
+        malformed = Webhooks(settings, client, "not-a-uuid")
+        invalid = await malformed.post("/twilio/status", params("ringing"))
+    assert not_found.status_code == 404
+    assert "no call was requested" in not_found.json()["detail"]
+    assert invalid.status_code == 400
+    assert "call_id" in invalid.json()["detail"]
+
+
+async def test_the_twiml_connects_one_bidirectional_stream_carrying_the_call_id(bus):
+    async with telephony_against(bus, FakeTwilioApi()) as settings, httpx.AsyncClient() as client:
+        request, hooks = await placed_call(bus, settings, client)
+        response = await hooks.post("/twilio/twiml", params("in-progress"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    root = ElementTree.fromstring(response.text)
+    assert root.tag == "Response"
+    [connect] = root.findall("Connect")
+    [stream] = connect.findall("Stream")
+    host = settings.webhook_base_url.removeprefix("https://")
+    assert stream.get("url") == f"wss://{host}/twilio/stream"
+    [parameter] = stream.findall("Parameter")
+    assert parameter.attrib == {"name": "call_id", "value": str(request.call_id)}
+    assert list(root) == [connect] and list(connect) == [stream]
+
+
+async def test_hanging_up_a_live_call_through_the_route(bus):
+    fake = FakeTwilioApi()
+    async with telephony_against(bus, fake) as settings, httpx.AsyncClient() as client:
+        request, hooks = await placed_call(bus, settings, client)
+        await hooks.post("/twilio/amd", params(AnsweredBy="human"))
+        hang_up = local_url(settings, f"/telephony/calls/{request.call_id}/hang-up")
+        accepted = await client.post(hang_up)
+        await hooks.post("/twilio/status", params("completed", CallDuration="9"))
+        ended = await client.post(hang_up)
+        never = await client.post(
+            local_url(settings, f"/telephony/calls/{call_request().call_id}/hang-up")
+        )
+    assert accepted.status_code == 202
+    assert fake.updates == [(f"CA{1:032x}.json", {"Status": ["completed"]})]
+    assert (ended.status_code, never.status_code) == (409, 404)
+    completed = await wait_for_event(bus, subject_for(CallCompleted, request.call_id))
+    assert completed.duration_seconds == 9.0
