@@ -7,6 +7,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -23,10 +24,15 @@ HEADER = (
 
 @asynccontextmanager
 async def serving(
-    bus: EventBus, environ: Mapping[str, str] | None = None
+    bus: EventBus, data_dir: Path, environ: Mapping[str, str] | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = {"LEADS_CSV_PATH": "", "INBOX_POLL_SECONDS": "0.05", **(environ or {})}
-    settings = {key: value for key, value in settings.items() if value != ""}
+    """The ingest plugin with its workers, its drop folder under `data_dir`."""
+    settings = {
+        "DATA_DIR": str(data_dir),
+        "LEADS_CSV_PATH": str(data_dir / "no-leads-at-start.csv"),
+        "INBOX_POLL_SECONDS": "0.05",
+        **(environ or {}),
+    }
     app = build_app([build_plugin(settings)], bus=bus, api_token=None, title="test")
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))
@@ -69,3 +75,26 @@ async def imported_events(bus: EventBus) -> list[LeadImported]:
 
 def csv_body(*rows: str, header: str = HEADER) -> bytes:
     return (header + "".join(row + "\r\n" for row in rows)).encode()
+
+
+def lead_row(index: int, area_code: int = 202, **cells: str) -> str:
+    """A valid row for a fictional lead numbered 0..99 in the 555-01xx range."""
+    values = {
+        "business_name": f"Business {index}",
+        "contact_number": f"({area_code}) 555-01{index:02d}",
+        "contact_name": f"Contact {index}",
+        "business_type": "Retail",
+        "company_size": "small",
+        "current_challenges": "Too many missed calls",
+        "best_call_time": "9am-11am",
+        "status": "",
+        **cells,
+    }
+    return ",".join(values.values())
+
+
+async def stream_messages(bus: EventBus) -> int:
+    return (await bus.js.stream_info(bus.stream)).state.messages
+
+
+CSV = {"content-type": "text/csv"}
