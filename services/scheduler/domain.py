@@ -238,14 +238,14 @@ def next_due_lead(state: SchedulerState, campaign: Campaign, now: datetime) -> U
             continue  # a stale entry: the lead moved on since it was queued
         profile = state.leads[lead_id].profile
         if profile.phone_number in state.do_not_call:
-            progress.result, progress.final, progress.due_at = "opted-out", True, None
+            campaign.finish_lead(progress, "opted-out", now)
             continue
         if why_not_callable(now, profile.time_zones, campaign.rules, profile.best_call_window):
             opening = next_opening(
                 now, profile.time_zones, campaign.rules, profile.best_call_window
             )
             if opening is None:
-                progress.result, progress.final, progress.due_at = "never callable", True, None
+                campaign.finish_lead(progress, "never callable", now)
             else:
                 campaign.schedule(lead_id, max(opening, now + RECHECK_AFTER), tiebreak)
             continue

@@ -106,13 +106,30 @@ class Campaign:
     queue: list[tuple[datetime, int, UUID]] = field(default_factory=list)
     live_call_ids: set[UUID] = field(default_factory=set)
 
+    open_leads: int = 0  # leads without a final result: kept, not counted, at every decision
+
     def schedule(self, lead_id: UUID, due_at: datetime, tiebreak: int) -> None:
         self.progress[lead_id].due_at = due_at
         heapq.heappush(self.queue, (due_at, tiebreak, lead_id))
 
+    def finish_lead(self, progress: LeadProgress, result: str, at: datetime | None) -> None:
+        if not progress.final:
+            self.open_leads -= 1
+        progress.result, progress.result_at, progress.final, progress.due_at = (
+            result,
+            at,
+            True,
+            None,
+        )
+
+    def reopen_lead(self, progress: LeadProgress, budget: int) -> None:
+        if progress.final:
+            self.open_leads += 1
+        progress.final, progress.budget = False, budget
+
     @property
     def done(self) -> bool:
-        return not self.live_call_ids and all(p.final for p in self.progress.values())
+        return not self.live_call_ids and self.open_leads == 0
 
 
 class SchedulerState:
@@ -149,7 +166,7 @@ class SchedulerState:
         for campaign in self.campaigns.values():
             progress = campaign.progress.get(event.lead_id)
             if progress is not None and not progress.final and progress.live_call_id is None:
-                self._finish(progress, "opted-out", event.occurred_at)
+                campaign.finish_lead(progress, "opted-out", event.occurred_at)
 
     # --- campaigns ---------------------------------------------------------------------
 
@@ -174,6 +191,7 @@ class SchedulerState:
             rules=CallingRules(hours=event.calling_hours, days=event.calling_days),
             progress={lead_id: LeadProgress(budget=budget) for lead_id in lead_ids},
         )
+        campaign.open_leads = len(campaign.progress)
         self.campaigns[event.campaign_id] = campaign
         for lead_id in lead_ids:
             campaign.schedule(lead_id, event.occurred_at, next(self._tiebreak))
@@ -202,8 +220,7 @@ class SchedulerState:
             progress = campaign.progress.get(lead_id)
             if progress is None or not progress.final or progress.result == "opted-out":
                 continue  # unknown, still in play, or must never be called again
-            progress.final = False
-            progress.budget = progress.attempts + self.retry_policy.max_attempts
+            campaign.reopen_lead(progress, progress.attempts + self.retry_policy.max_attempts)
             campaign.schedule(lead_id, event.occurred_at, next(self._tiebreak))
         if campaign.state == "finished":
             campaign.state = "running"
@@ -271,22 +288,13 @@ class SchedulerState:
         progress.live_call_id = None
         lead = self.leads.get(call.lead_id)
         if lead is not None and lead.profile.phone_number in self.do_not_call:
-            self._finish(progress, "opted-out", at)
+            campaign.finish_lead(progress, "opted-out", at)
         elif result in RETRYABLE_FAILURES or result == "voicemail":
             progress.result, progress.result_at = result, at
             if progress.attempts < progress.budget:
                 retry_at = at + self.retry_policy.delay_after(progress.attempts)
                 campaign.schedule(call.lead_id, retry_at, next(self._tiebreak))
             else:
-                progress.final = True
+                campaign.finish_lead(progress, result, at)
         else:
-            self._finish(progress, result, at)
-
-    @staticmethod
-    def _finish(progress: LeadProgress, result: str, at: datetime) -> None:
-        progress.result, progress.result_at, progress.final, progress.due_at = (
-            result,
-            at,
-            True,
-            None,
-        )
+            campaign.finish_lead(progress, result, at)

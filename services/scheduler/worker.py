@@ -17,11 +17,11 @@ from libs.events import (
     CallRequested,
     ConsumerSettings,
     Delivery,
-    DurableConsumer,
     Event,
     EventBus,
     PublishError,
 )
+from libs.events.consumer import DurableBatchConsumer
 from services.scheduler.clock import Clock
 from services.scheduler.config import SchedulerSettings
 from services.scheduler.domain import decide
@@ -71,7 +71,7 @@ class Scheduler:
         with contextlib.suppress(NotFoundError):
             await bus.js.delete_consumer(bus.stream, DURABLE)
         settings = ConsumerSettings(durable=DURABLE, subjects=SUBJECTS, idle_wait=0.5)
-        async with DurableConsumer(bus, settings, self._on_event).running():
+        async with DurableBatchConsumer(bus, settings, self._on_events).running():
             await self.wait_until_caught_up(timeout=300)
             logger.info(
                 "Scheduler state rebuilt: {leads} leads, {campaigns} campaigns, {live} live calls",
@@ -87,9 +87,10 @@ class Scheduler:
                 with contextlib.suppress(asyncio.CancelledError):
                     await dispatcher
 
-    async def _on_event(self, event: AnyEvent, delivery: Delivery) -> None:
-        self.state.apply(event)
-        self._applied_sequence = delivery.stream_sequence
+    async def _on_events(self, batch: list[tuple[AnyEvent, Delivery]]) -> None:
+        for event, _ in batch:
+            self.state.apply(event)
+        self._applied_sequence = batch[-1][1].stream_sequence
         async with self._changed:
             self._changed.notify_all()
 
