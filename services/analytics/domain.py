@@ -1,0 +1,463 @@
+"""Pure projection logic: events folded into table rows, results cells, report filters.
+
+A batch of events becomes at most one row per key and table, merged in stream order with
+the same rule the database applies across batches, so that where a batch boundary falls
+never changes the tables (incremental projection and a full rebuild agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID
+
+import msgspec
+
+from libs.events.model import (
+    AnyEvent,
+    CallAnswered,
+    CallCompleted,
+    CallEvent,
+    CallFailed,
+    CallPlaced,
+    CallRequested,
+    CampaignFinished,
+    CampaignLeadsRequeued,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignStarted,
+    CampaignStopped,
+    LeadImported,
+    LeadOptedOut,
+    LeadProfile,
+    OutcomeRecorded,
+    TranscriptFinalized,
+)
+
+# The original system's results columns, in its order, then how often the lead was called.
+RESULT_COLUMNS = (
+    "business_name",
+    "contact_number",
+    "contact_name",
+    "business_type",
+    "company_size",
+    "current_challenges",
+    "best_call_time",
+    "status",
+    "call_status",
+    "call_date",
+    "conversation_summary",
+    "interest_level",
+    "scheduled_meeting",
+    "next_steps",
+    "attempts",
+)
+
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def utc(moment: datetime) -> datetime:
+    """In UTC. Tables hold naive UTC (DuckDB's TIMESTAMP, no time-zone extension needed):
+    a UTC value reaches them as `...Z`, which DuckDB reads as that same wall time."""
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+def naive_utc(moment: datetime) -> datetime:
+    return utc(moment).replace(tzinfo=None)
+
+
+class LeadRow(msgspec.Struct, kw_only=True):
+    lead_id: UUID
+    phone_number: str
+    business_name: str
+    contact_name: str
+    business_type: str
+    company_size: str
+    current_challenges: str
+    best_call_time: str
+    business_type_original: str
+    imported_status: str | None  # the uploaded CSV's status column
+    source: str | None
+    imported_at: datetime | None  # None: known only from a call request
+
+
+class CampaignRow(msgspec.Struct, kw_only=True):
+    campaign_id: UUID
+    name: str | None = None
+    status: str | None = None  # running, paused, stopped, finished
+    status_at: datetime | None = None  # when it took that status: a late copy cannot undo it
+    started_at: datetime | None = None
+    max_concurrent_calls: int | None = None
+    paused_at: datetime | None = None
+    pause_reason: str | None = None
+    stopped_at: datetime | None = None
+    stop_reason: str | None = None
+    finished_at: datetime | None = None
+
+
+class CampaignLeadRow(msgspec.Struct, frozen=True, kw_only=True):
+    campaign_id: UUID
+    lead_id: UUID
+
+
+class CallRow(msgspec.Struct, kw_only=True):
+    call_id: UUID
+    lead_id: UUID
+    campaign_id: UUID
+    attempt: int | None = None
+    requested_at: datetime | None = None
+    time_limit_seconds: int | None = None
+    provider: str | None = None
+    provider_call_id: str | None = None
+    placed_at: datetime | None = None
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    failed_at: datetime | None = None
+    failure_reason: str | None = None
+    failure_detail: str | None = None
+    provider_error_code: int | None = None
+    completed_at: datetime | None = None
+    duration_seconds: float | None = None
+
+
+class TurnRow(msgspec.Struct, kw_only=True):
+    role: str
+    text: str
+    started_at: datetime
+    ended_at: datetime
+    response_latency_seconds: float | None
+
+
+class TranscriptRow(msgspec.Struct, kw_only=True):
+    call_id: UUID
+    lead_id: UUID
+    campaign_id: UUID
+    finalized_at: datetime
+    duration_seconds: float
+    ended_by: str
+    turns: list[TurnRow]
+
+
+class OutcomeRow(msgspec.Struct, kw_only=True):
+    call_id: UUID
+    lead_id: UUID
+    campaign_id: UUID
+    recorded_at: datetime
+    conversation_summary: str
+    interest_level: str
+    scheduled_meeting: bool
+    meeting_time: datetime | None
+    next_steps: str
+    notes: str
+    source: str
+
+
+class OptOutRow(msgspec.Struct, kw_only=True):
+    lead_id: UUID
+    phone_number: str
+    opted_out_at: datetime
+    source: str
+    call_id: UUID | None
+    campaign_id: UUID | None
+
+
+def merge_campaign(older: CampaignRow, newer: CampaignRow) -> CampaignRow:
+    """Later facts fill their columns; the status follows the latest change by time."""
+    changes = {
+        field: value
+        for field in CampaignRow.__struct_fields__
+        if field not in ("status", "status_at") and (value := getattr(newer, field)) is not None
+    }
+    if newer.status_at is not None and (
+        older.status_at is None or older.status_at <= newer.status_at
+    ):
+        changes.update(status=newer.status, status_at=newer.status_at)
+    return msgspec.structs.replace(older, **changes)
+
+
+class ProjectionBatch:
+    """The rows one batch of events produces, at most one per key and table."""
+
+    def __init__(self) -> None:
+        self.leads: dict[UUID, LeadRow] = {}
+        self.profiles: dict[UUID, LeadRow] = {}  # leads seen only in a call request
+        self.campaigns: dict[UUID, CampaignRow] = {}
+        self.campaign_leads: dict[tuple[UUID, UUID], CampaignLeadRow] = {}
+        self.calls: dict[UUID, CallRow] = {}
+        self.transcripts: dict[UUID, TranscriptRow] = {}
+        self.outcomes: dict[UUID, OutcomeRow] = {}
+        self.opt_outs: dict[tuple[UUID, str], OptOutRow] = {}
+
+    def add(self, event: AnyEvent) -> None:
+        match event:
+            case LeadImported():
+                self._add_lead(event)
+            case LeadOptedOut():
+                self._add_opt_out(event)
+            case CampaignStarted():
+                self._add_campaign_start(event)
+            case (
+                CampaignStopped()
+                | CampaignPaused()
+                | CampaignResumed()
+                | CampaignLeadsRequeued()
+                | CampaignFinished()
+            ):
+                self._add_campaign_change(event)
+            case CallRequested():
+                self._add_call_request(event)
+            case CallPlaced() | CallAnswered() | CallFailed() | CallCompleted():
+                fill_call(self._call(event), event)
+            case TranscriptFinalized():
+                self._add_transcript(event)
+            case OutcomeRecorded():
+                self._add_outcome(event)
+
+    def _add_lead(self, event: LeadImported) -> None:
+        row = lead_row(event.lead_id, event.lead, event.status, event.source, event.occurred_at)
+        current = self.leads.get(event.lead_id)
+        # A re-import replaces the lead, unless it is older than what we have (a late copy).
+        if (
+            current is None
+            or current.imported_at is None
+            or (row.imported_at is not None and current.imported_at <= row.imported_at)
+        ):
+            self.leads[event.lead_id] = row
+        self.profiles.pop(event.lead_id, None)
+
+    def _add_opt_out(self, event: LeadOptedOut) -> None:
+        # Do-not-call is by number; the first opt-out is the one that counts.
+        self.opt_outs.setdefault(
+            (event.lead_id, event.phone_number),
+            OptOutRow(
+                lead_id=event.lead_id,
+                phone_number=event.phone_number,
+                opted_out_at=utc(event.occurred_at),
+                source=event.source,
+                call_id=event.call_id,
+                campaign_id=event.campaign_id,
+            ),
+        )
+
+    def _add_campaign_start(self, event: CampaignStarted) -> None:
+        self._merge_campaign(
+            CampaignRow(
+                campaign_id=event.campaign_id,
+                name=event.name,
+                status="running",
+                status_at=utc(event.occurred_at),
+                started_at=utc(event.occurred_at),
+                max_concurrent_calls=event.max_concurrent_calls,
+            )
+        )
+        self._add_members(event.campaign_id, event.lead_ids)
+
+    def _add_campaign_change(
+        self,
+        event: CampaignStopped
+        | CampaignPaused
+        | CampaignResumed
+        | CampaignLeadsRequeued
+        | CampaignFinished,
+    ) -> None:
+        at = utc(event.occurred_at)
+        row = CampaignRow(campaign_id=event.campaign_id)
+        match event:
+            case CampaignStopped():
+                row = CampaignRow(
+                    campaign_id=event.campaign_id,
+                    status="stopped",
+                    status_at=at,
+                    stopped_at=at,
+                    stop_reason=event.reason,
+                )
+            case CampaignPaused():
+                row = CampaignRow(
+                    campaign_id=event.campaign_id,
+                    status="paused",
+                    status_at=at,
+                    paused_at=at,
+                    pause_reason=event.reason,
+                )
+            case CampaignResumed():
+                row = CampaignRow(campaign_id=event.campaign_id, status="running", status_at=at)
+            case CampaignFinished():
+                row = CampaignRow(
+                    campaign_id=event.campaign_id, status="finished", status_at=at, finished_at=at
+                )
+            case CampaignLeadsRequeued():
+                self._add_members(event.campaign_id, event.lead_ids)
+        self._merge_campaign(row)
+
+    def _merge_campaign(self, row: CampaignRow) -> None:
+        current = self.campaigns.get(row.campaign_id)
+        self.campaigns[row.campaign_id] = row if current is None else merge_campaign(current, row)
+
+    def _add_members(self, campaign_id: UUID, lead_ids: Iterable[UUID]) -> None:
+        for lead_id in lead_ids:
+            self.campaign_leads[(campaign_id, lead_id)] = CampaignLeadRow(
+                campaign_id=campaign_id, lead_id=lead_id
+            )
+
+    def _add_call_request(self, event: CallRequested) -> None:
+        if event.lead_id not in self.leads:
+            self.profiles.setdefault(
+                event.lead_id, lead_row(event.lead_id, event.lead, None, None, None)
+            )
+        self._add_members(event.campaign_id, (event.lead_id,))
+        fill_call(self._call(event), event)
+
+    def _call(self, event: CallEvent) -> CallRow:
+        row = self.calls.get(event.call_id)
+        if row is None:
+            row = CallRow(
+                call_id=event.call_id, lead_id=event.lead_id, campaign_id=event.campaign_id
+            )
+            self.calls[event.call_id] = row
+        return row
+
+    def _add_transcript(self, event: TranscriptFinalized) -> None:
+        row = TranscriptRow(
+            call_id=event.call_id,
+            lead_id=event.lead_id,
+            campaign_id=event.campaign_id,
+            finalized_at=utc(event.occurred_at),
+            duration_seconds=event.duration_seconds,
+            ended_by=event.ended_by,
+            turns=[
+                TurnRow(
+                    role=turn.role,
+                    text=turn.text,
+                    started_at=utc(turn.started_at),
+                    ended_at=utc(turn.ended_at),
+                    response_latency_seconds=turn.response_latency_seconds,
+                )
+                for turn in event.turns
+            ],
+        )
+        current = self.transcripts.get(event.call_id)
+        if current is None or row.finalized_at >= current.finalized_at:
+            self.transcripts[event.call_id] = row
+
+    def _add_outcome(self, event: OutcomeRecorded) -> None:
+        row = OutcomeRow(
+            call_id=event.call_id,
+            lead_id=event.lead_id,
+            campaign_id=event.campaign_id,
+            recorded_at=utc(event.occurred_at),
+            conversation_summary=event.conversation_summary,
+            interest_level=event.interest_level,
+            scheduled_meeting=event.scheduled_meeting,
+            meeting_time=utc(event.meeting_time) if event.meeting_time else None,
+            next_steps=event.next_steps,
+            notes=event.notes,
+            source=event.source,
+        )
+        current = self.outcomes.get(event.call_id)
+        if current is None or row.recorded_at >= current.recorded_at:
+            self.outcomes[event.call_id] = row
+
+
+def fold(events: Iterable[AnyEvent]) -> ProjectionBatch:
+    """The rows a run of events (in stream order) produces."""
+    batch = ProjectionBatch()
+    for event in events:
+        batch.add(event)
+    return batch
+
+
+def lead_row(
+    lead_id: UUID,
+    lead: LeadProfile,
+    status: str | None,
+    source: str | None,
+    imported_at: datetime | None,
+) -> LeadRow:
+    return LeadRow(
+        lead_id=lead_id,
+        phone_number=lead.phone_number,
+        business_name=lead.business_name,
+        contact_name=lead.contact_name,
+        business_type=lead.business_type,
+        company_size=lead.company_size,
+        current_challenges=lead.current_challenges,
+        best_call_time=lead.best_call_time,
+        business_type_original=lead.business_type_original,
+        imported_status=status,
+        source=source,
+        imported_at=utc(imported_at) if imported_at else None,
+    )
+
+
+def fill_call(
+    row: CallRow, event: CallRequested | CallPlaced | CallAnswered | CallFailed | CallCompleted
+) -> None:
+    """Each call event fills its own columns; a later value replaces an earlier one."""
+    at = utc(event.occurred_at)
+    match event:
+        case CallRequested():
+            row.attempt, row.requested_at = event.attempt, at
+            row.time_limit_seconds = event.time_limit_seconds
+        case CallPlaced():
+            row.placed_at, row.provider = at, event.provider
+            row.provider_call_id = event.provider_call_id
+        case CallAnswered():
+            row.answered_at, row.answered_by = at, event.answered_by
+        case CallFailed():
+            row.failed_at, row.failure_reason = at, event.reason
+            row.failure_detail = event.detail
+            if event.provider_error_code is not None:
+                row.provider_error_code = event.provider_error_code
+        case CallCompleted():
+            row.completed_at, row.duration_seconds = at, event.duration_seconds
+
+
+def continues(last_sequence: int, sequences: Sequence[int]) -> bool:
+    """True when the sequences follow the last applied one without a hole."""
+    return list(sequences) == list(range(last_sequence + 1, last_sequence + 1 + len(sequences)))
+
+
+def neutralise_cell(text: str) -> str:
+    """Prefix a would-be formula with a quote, so a spreadsheet shows it as text (OWASP)."""
+    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
+
+
+class InvalidFilterError(ValueError):
+    """A report filter that cannot be applied; names the query parameter at fault."""
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        super().__init__(f"{parameter}: {reason}")
+        self.parameter, self.reason = parameter, reason
+
+
+class Period(msgspec.Struct, frozen=True, kw_only=True):
+    """Calls made from `start` (inclusive) until `end` (exclusive), both naive UTC."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def parse_moment(parameter: str, text: str, *, end_of_day: bool) -> datetime:
+    """An ISO date or date-time; a bare date as an end includes that whole day."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day, time(), tzinfo=UTC)
+            return naive_utc(moment + timedelta(days=1) if end_of_day else moment)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidFilterError(
+            parameter, f"{text!r} is not an ISO date (2026-03-31) or date-time"
+        ) from None
+    return naive_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def parse_period(start: str | None, end: str | None) -> Period:
+    period = Period(
+        start=parse_moment("from", start, end_of_day=False) if start else None,
+        end=parse_moment("to", end, end_of_day=True) if end else None,
+    )
+    if period.start and period.end and period.start >= period.end:
+        raise InvalidFilterError("to", f"{end!r} is not after from={start!r}")
+    return period

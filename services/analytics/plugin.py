@@ -1,0 +1,20 @@
+"""Analytics as a pluggable service: its routes and its projection."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from libs.runtime.plugin import ServicePlugin
+from libs.runtime.settings import load_settings
+from services.analytics.app import analytics_router
+from services.analytics.config import AnalyticsSettings
+from services.analytics.worker import AnalyticsWorkers
+
+
+def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
+    workers = AnalyticsWorkers(load_settings(AnalyticsSettings, environ))
+    return ServicePlugin(
+        name="analytics",
+        route_handlers=[analytics_router(workers.store)],
+        workers=workers.running,
+    )

@@ -1,0 +1,316 @@
+"""The read side: results rows and statistics, as SQL over the projection.
+
+Every lead is accounted for: a lead never called is `pending` (or `excluded` when its
+number opted out first), so totals add up to the uploaded list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import duckdb
+import msgspec
+
+from services.analytics.domain import Period
+
+# A call's final word, in the original system's vocabulary plus the carrier's reasons.
+CALL_STATUS = """
+    CASE
+        WHEN c.failure_reason = 'machine' THEN 'voicemail'
+        WHEN c.failure_reason IS NOT NULL THEN c.failure_reason
+        WHEN c.answered_by IN ('machine', 'fax') OR t.ended_by = 'voicemail' THEN 'voicemail'
+        WHEN c.answered_at IS NOT NULL OR c.completed_at IS NOT NULL
+            OR t.call_id IS NOT NULL OR o.call_id IS NOT NULL THEN 'answered'
+        WHEN c.placed_at IS NOT NULL THEN 'ringing'
+        ELSE 'queued'
+    END"""
+
+CALL_DATE = "coalesce(c.requested_at, c.placed_at, c.answered_at, c.failed_at, c.completed_at)"
+
+SCOPE = f"""
+scoped_calls AS (
+    SELECT c.call_id, c.lead_id, c.campaign_id, c.attempt, c.failure_reason,
+        {CALL_DATE} AS call_date,
+        {CALL_STATUS} AS call_status,
+        coalesce(c.duration_seconds, t.duration_seconds) AS duration_seconds,
+        t.turns, o.conversation_summary, o.interest_level, o.scheduled_meeting, o.next_steps
+    FROM calls c
+    LEFT JOIN transcripts t USING (call_id)
+    LEFT JOIN outcomes o USING (call_id)
+    WHERE ($campaign::UUID IS NULL OR c.campaign_id = $campaign::UUID)
+        AND ($start::TIMESTAMP IS NULL OR {CALL_DATE} >= $start::TIMESTAMP)
+        AND ($end::TIMESTAMP IS NULL OR {CALL_DATE} < $end::TIMESTAMP)
+),
+scoped_leads AS (
+    SELECT * FROM leads
+    WHERE $campaign::UUID IS NULL OR lead_id IN (
+        SELECT lead_id FROM campaign_leads WHERE campaign_id = $campaign::UUID)
+),
+lead_opt_outs AS (  -- do-not-call is by number: an opt-out under any lead id counts
+    SELECT lead_id, min(opted_out_at) AS opted_out_at FROM (
+        SELECT lead_id, opted_out_at FROM opt_outs
+        UNION ALL
+        SELECT l.lead_id, o.opted_out_at FROM leads l JOIN opt_outs o USING (phone_number)
+    ) GROUP BY lead_id
+)"""
+
+
+def facts(keys: str, members: str) -> str:
+    """One row per member (a lead, or a lead in a campaign) with what happened to it."""
+    join = " AND ".join(f"c.{key} = m.{key}" for key in keys.split(", "))
+    return f"""
+facts AS (
+    SELECT m.*, l.business_type, l.company_size,
+        count(c.call_id) AS attempts,
+        coalesce(bool_or(c.call_status = 'answered'), false) AS answered,
+        coalesce(bool_or(c.scheduled_meeting), false) AS booked,
+        count(c.call_id) FILTER (WHERE c.call_status = 'voicemail') AS voicemails,
+        arg_max(c.interest_level, c.call_date) FILTER (WHERE c.interest_level IS NOT NULL)
+            AS interest_level,
+        arg_max(c.call_status, c.call_date) AS latest_status,
+        any_value(oo.opted_out_at) AS opted_out_at
+    FROM ({members}) m
+    JOIN leads l USING (lead_id)
+    LEFT JOIN scoped_calls c ON {join}
+    LEFT JOIN lead_opt_outs oo ON oo.lead_id = m.lead_id
+    GROUP BY ALL
+),
+statuses AS (
+    SELECT *, CASE
+        WHEN opted_out_at IS NOT NULL AND attempts = 0 THEN 'excluded'
+        WHEN opted_out_at IS NOT NULL THEN 'opted_out'
+        WHEN attempts = 0 THEN 'pending'
+        WHEN latest_status IN ('queued', 'ringing') THEN 'in_progress'
+        ELSE 'called'
+    END AS status FROM facts
+)"""
+
+
+LEAD_MEMBERS = "SELECT lead_id FROM scoped_leads"
+CAMPAIGN_MEMBERS = """
+    SELECT campaign_id, lead_id FROM campaign_leads
+    WHERE $campaign::UUID IS NULL OR campaign_id = $campaign::UUID"""
+
+TOTALS = """
+    count(*) AS leads,
+    count(*) FILTER (WHERE attempts > 0) AS dialled,
+    coalesce(sum(attempts), 0) AS calls,
+    count(*) FILTER (WHERE answered) AS answered,
+    count(*) FILTER (WHERE booked) AS meetings_booked,
+    count(*) FILTER (WHERE opted_out_at IS NOT NULL
+        AND ($start::TIMESTAMP IS NULL OR opted_out_at >= $start::TIMESTAMP)
+        AND ($end::TIMESTAMP IS NULL OR opted_out_at < $end::TIMESTAMP)) AS opt_outs,
+    coalesce(sum(voicemails), 0) AS voicemails,
+    list(interest_level) FILTER (WHERE interest_level IS NOT NULL) AS interests,
+    list(status) AS status_list"""
+
+GROUPED_TOTALS = f"""
+WITH {SCOPE}, {facts("lead_id", LEAD_MEMBERS)}
+SELECT CASE WHEN grouping(business_type) = 0 THEN 'business_type'
+            WHEN grouping(company_size) = 0 THEN 'company_size' ELSE 'all' END AS dimension,
+    coalesce(business_type, company_size, '') AS value, {TOTALS}
+FROM statuses
+GROUP BY GROUPING SETS ((), (business_type), (company_size))
+"""
+
+CAMPAIGN_TOTALS = f"""
+WITH {SCOPE}, {facts("campaign_id, lead_id", CAMPAIGN_MEMBERS)}
+SELECT 'campaign' AS dimension, campaign_id::VARCHAR AS value, {TOTALS}
+FROM statuses GROUP BY campaign_id
+"""
+
+FAILURES = f"""
+WITH {SCOPE}
+SELECT dimension, value, failure_reason, count(*) AS calls FROM (
+    SELECT c.failure_reason, l.business_type, l.company_size, c.campaign_id::VARCHAR AS campaign
+    FROM scoped_calls c JOIN leads l USING (lead_id) WHERE c.failure_reason IS NOT NULL
+) UNPIVOT INCLUDE NULLS (value FOR dimension IN (business_type, company_size, campaign))
+GROUP BY ALL
+UNION ALL
+SELECT 'all', '', failure_reason, count(*) FROM scoped_calls
+WHERE failure_reason IS NOT NULL GROUP BY ALL
+"""
+
+TIMINGS = f"""
+WITH {SCOPE},
+latencies AS (
+    SELECT turn.response_latency_seconds AS latency
+    FROM (SELECT unnest(turns) AS turn FROM scoped_calls WHERE turns IS NOT NULL)
+    WHERE turn.response_latency_seconds IS NOT NULL
+)
+SELECT
+    (SELECT avg(duration_seconds) FROM scoped_calls),
+    (SELECT quantile_cont(duration_seconds, 0.5) FROM scoped_calls),
+    (SELECT quantile_cont(duration_seconds, 0.95) FROM scoped_calls),
+    (SELECT avg(latency) FROM latencies),
+    (SELECT quantile_cont(latency, 0.5) FROM latencies),
+    (SELECT quantile_cont(latency, 0.95) FROM latencies)
+"""
+
+RESULTS = f"""
+WITH {SCOPE}, {facts("lead_id", LEAD_MEMBERS)},
+latest AS (
+    SELECT * FROM scoped_calls QUALIFY row_number() OVER (
+        PARTITION BY lead_id
+        ORDER BY call_date DESC NULLS LAST, attempt DESC NULLS LAST, call_id DESC) = 1
+)
+SELECT l.business_name, l.phone_number AS contact_number, l.contact_name, l.business_type,
+    l.company_size, l.current_challenges, l.best_call_time, s.status,
+    coalesce(c.call_status, '') AS call_status,
+    coalesce(strftime(c.call_date, '%Y-%m-%dT%H:%M:%SZ'), '') AS call_date,
+    coalesce(c.conversation_summary, '') AS conversation_summary,
+    coalesce(c.interest_level, '') AS interest_level,
+    CASE WHEN c.call_id IS NULL THEN '' WHEN c.scheduled_meeting THEN 'true' ELSE 'false' END
+        AS scheduled_meeting,
+    coalesce(c.next_steps, '') AS next_steps,
+    s.attempts
+FROM statuses s JOIN leads l USING (lead_id) LEFT JOIN latest c USING (lead_id)
+ORDER BY l.business_name, l.phone_number
+"""
+
+
+def parameters(campaign_id: UUID | None, period: Period) -> dict[str, Any]:
+    return {
+        "campaign": str(campaign_id) if campaign_id else None,
+        "start": period.start,
+        "end": period.end,
+    }
+
+
+class Totals(msgspec.Struct, kw_only=True):
+    leads: int
+    dialled: int
+    calls: int
+    answered: int
+    answer_rate: float  # of dialled leads
+    meetings_booked: int
+    meeting_rate: float  # of answered leads
+    opt_outs: int
+    voicemails: int  # calls
+    failures_by_reason: dict[str, int]  # calls
+    interest_levels: dict[str, int]  # leads, by their latest conversation
+    leads_by_status: dict[str, int]  # pending, excluded, in_progress, called, opted_out
+
+
+class CampaignTotals(Totals, kw_only=True):
+    campaign_id: str
+    name: str
+
+
+class Timing(msgspec.Struct, kw_only=True):
+    average: float | None
+    p50: float | None
+    p95: float | None
+
+
+class Statistics(msgspec.Struct, kw_only=True):
+    campaign: str | None
+    start: str | None
+    end: str | None
+    totals: Totals
+    by_business_type: dict[str, Totals]
+    by_company_size: dict[str, Totals]
+    by_campaign: list[CampaignTotals]
+    call_duration_seconds: Timing
+    response_latency_seconds: Timing
+
+
+def rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def count_values(values: list[str] | None, known: tuple[str, ...]) -> dict[str, int]:
+    counts = dict.fromkeys(known, 0)
+    for value in values or ():
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+INTEREST_LEVELS = ("high", "medium", "low")
+LEAD_STATUSES = ("pending", "excluded", "in_progress", "called", "opted_out")
+
+
+def totals_from(row: tuple[Any, ...], failures: dict[str, int]) -> Totals:
+    leads, dialled, calls, answered, booked, opt_outs, voicemails, interests, statuses = row
+    return Totals(
+        leads=leads,
+        dialled=dialled,
+        calls=int(calls),
+        answered=answered,
+        answer_rate=rate(answered, dialled),
+        meetings_booked=booked,
+        meeting_rate=rate(booked, answered),
+        opt_outs=opt_outs,
+        voicemails=int(voicemails),
+        failures_by_reason=dict(sorted(failures.items())),
+        interest_levels=count_values(interests, INTEREST_LEVELS),
+        leads_by_status=count_values(statuses, LEAD_STATUSES),
+    )
+
+
+def statistics(
+    cursor: duckdb.DuckDBPyConnection, campaign_id: UUID | None, period: Period
+) -> Statistics:
+    """Every figure for one campaign (or all) and period; blocking: run it in a thread."""
+    params = parameters(campaign_id, period)
+    failures: dict[tuple[str, str], dict[str, int]] = {}
+    for dimension, value, reason, calls in cursor.execute(FAILURES, params).fetchall():
+        failures.setdefault((dimension, value or ""), {})[reason] = calls
+    groups: dict[str, dict[str, Totals]] = {"all": {}, "business_type": {}, "company_size": {}}
+    for dimension, value, *row in cursor.execute(GROUPED_TOTALS, params).fetchall():
+        groups[dimension][value] = totals_from(tuple(row), failures.get((dimension, value), {}))
+    names = dict(cursor.execute("SELECT campaign_id::VARCHAR, name FROM campaigns").fetchall())
+    by_campaign = [
+        CampaignTotals(
+            campaign_id=value,
+            name=names.get(value) or "",
+            **msgspec.structs.asdict(
+                totals_from(tuple(row), failures.get(("campaign", value), {}))
+            ),
+        )
+        for _, value, *row in cursor.execute(CAMPAIGN_TOTALS, params).fetchall()
+    ]
+    timing = cursor.execute(TIMINGS, params).fetchone() or (None,) * 6
+    return Statistics(
+        campaign=params["campaign"],
+        start=period.start.isoformat() + "Z" if period.start else None,
+        end=period.end.isoformat() + "Z" if period.end else None,
+        totals=groups["all"].get("", totals_from((0, 0, 0, 0, 0, 0, 0, None, None), {})),
+        by_business_type=dict(sorted(groups["business_type"].items())),
+        by_company_size=dict(sorted(groups["company_size"].items())),
+        by_campaign=sorted(by_campaign, key=lambda c: (c.name, c.campaign_id)),
+        call_duration_seconds=Timing(
+            average=_round(timing[0]), p50=_round(timing[1]), p95=_round(timing[2])
+        ),
+        response_latency_seconds=Timing(
+            average=_round(timing[3]), p50=_round(timing[4]), p95=_round(timing[5])
+        ),
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def result_rows(
+    cursor: duckdb.DuckDBPyConnection, campaign_id: UUID | None, period: Period
+) -> duckdb.DuckDBPyConnection:
+    """Executes the results query; fetch its rows in chunks (columns: RESULT_COLUMNS)."""
+    return cursor.execute(RESULTS, parameters(campaign_id, period))
+
+
+def result_relation(
+    cursor: duckdb.DuckDBPyConnection, campaign_id: UUID | None, period: Period
+) -> duckdb.DuckDBPyRelation:
+    return cursor.sql(RESULTS, params=parameters(campaign_id, period))
+
+
+def find_campaigns(cursor: duckdb.DuckDBPyConnection, key: str) -> list[str]:
+    """Campaign ids matching an id or an exact name."""
+    rows = cursor.execute(
+        "SELECT campaign_id::VARCHAR FROM campaigns "
+        "WHERE campaign_id::VARCHAR = lower($key) OR name = $key ORDER BY started_at",
+        {"key": key},
+    ).fetchall()
+    return [row[0] for row in rows]
