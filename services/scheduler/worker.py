@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import nats.errors
 from loguru import logger
@@ -22,7 +22,7 @@ from libs.events import (
     PublishError,
 )
 from libs.events.consumer import DurableBatchConsumer
-from services.scheduler.clock import Clock
+from services.scheduler.clock import Clock, SimulatedClock
 from services.scheduler.config import SchedulerSettings
 from services.scheduler.domain import decide
 from services.scheduler.state import SchedulerState
@@ -138,7 +138,25 @@ class Scheduler:
                     logger.warning("Could not publish decisions, retrying: {error}", error=str(exc))
                     await self._wait_for_change(1.0)
                 continue
-            await self._wait_for_change(self._seconds_until_next_decision(now))
+            seconds = self._seconds_until_next_decision(now)
+            if self._skip_idle_time(now, seconds):
+                continue
+            await self._wait_for_change(seconds)
+
+    def _skip_idle_time(self, now: datetime, seconds: float) -> bool:
+        """In simulation, nobody waits for a window or a retry: jump the clock to it."""
+        if not isinstance(self.clock, SimulatedClock) or self.state.live_call_ids:
+            return False
+        moment = self._next_decision_moment(now)
+        if moment is None or moment - now < timedelta(seconds=2):
+            return False
+        skipped = self.clock.skip_to(moment)
+        logger.info(
+            "Simulated clock skipped {minutes:.0f} min ahead to {moment} (nothing live)",
+            minutes=skipped.total_seconds() / 60,
+            moment=f"{moment:%a %H:%M} UTC",
+        )
+        return True
 
     async def _wait_for_change(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -146,6 +164,12 @@ class Scheduler:
                 await self._changed.wait()
 
     def _seconds_until_next_decision(self, now: datetime) -> float:
+        moment = self._next_decision_moment(now)
+        if moment is None:
+            return LONGEST_NAP
+        return min(max((moment - now).total_seconds(), 0.01), LONGEST_NAP)
+
+    def _next_decision_moment(self, now: datetime) -> datetime | None:
         moments: list[datetime] = []
         for campaign in self.state.campaigns.values():
             if campaign.state == "running" and campaign.queue:
@@ -154,10 +178,7 @@ class Scheduler:
         moments.extend(
             self.state.calls[c].requested_at + deadline for c in self.state.live_call_ids
         )
-        if not moments:
-            return LONGEST_NAP
-        seconds = (min(moments) - now).total_seconds()
-        return min(max(seconds, 0.01), LONGEST_NAP)
+        return min(moments, default=None)
 
     def _next_pace_slot(self, now: datetime) -> datetime:
         last = self.state.last_dispatch_at

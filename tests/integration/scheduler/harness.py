@@ -25,7 +25,7 @@ from libs.events import (
     decode_event,
 )
 from libs.runtime.app import build_app
-from services.scheduler.clock import offset_clock
+from services.scheduler.clock import Clock, offset_clock
 from services.scheduler.plugin import build_plugin
 from tests.serving import serving
 
@@ -43,9 +43,9 @@ def clock_at(moment: datetime) -> Callable[[], datetime]:
 
 @contextlib.asynccontextmanager
 async def running_scheduler(
-    bus: EventBus, moment: datetime, **environment: str
+    bus: EventBus, moment: datetime, clock: Clock | None = None, **environment: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    plugin = build_plugin({**FAST_ENVIRONMENT, **environment}, clock=clock_at(moment))
+    plugin = build_plugin({**FAST_ENVIRONMENT, **environment}, clock=clock or clock_at(moment))
     app = build_app([plugin], bus=bus, api_token=None, title="scheduler")
     async with serving(app) as client:
         yield client

@@ -99,3 +99,28 @@ async def test_a_restarted_scheduler_never_dials_the_same_attempt_twice(bus):
     assert carrier.attempts_per_lead() == {(e.lead_id, 1): 1 for e in leads}
     stored = await bus.js.stream_info(bus.stream, subjects_filter="sales.call.*.requested")
     assert sorted(stored.state.subjects.values()) == [1] * 30  # one request per call, ever
+
+
+async def test_a_simulated_clock_skips_idle_waits_but_never_a_rule(bus):
+    from services.scheduler.clock import SimulatedClock
+
+    callable_now, later = lead(1), lead(2, zones=LOS_ANGELES)  # 07:00 in Los Angeles
+    busy = lead(3)
+    await bus.publish_many([callable_now, later, busy])
+    carrier = StandInCarrier(bus, busy_first_attempt={busy.lead.phone_number})
+    clock = SimulatedClock(WEDNESDAY_10AM_NEW_YORK)
+    async with (
+        carrier.running(),
+        running_scheduler(
+            bus, WEDNESDAY_10AM_NEW_YORK, clock=clock, RETRY_BACKOFF_MINUTES="30"
+        ) as api,
+    ):
+        started = (await api.post("/campaign/start", json={})).json()
+        finished = await next_event(
+            bus, subject_for(CampaignFinished, UUID(started["campaign_id"]))
+        )
+    moments = {r.lead.phone_number: (r.attempt, r.occurred_at) for r in carrier.requests}
+    assert finished.summary == {"completed": 3}
+    assert moments[busy.lead.phone_number][0] == 2
+    assert moments[busy.lead.phone_number][1] >= WEDNESDAY_10AM_NEW_YORK.replace(minute=30)
+    assert moments[later.lead.phone_number][1] >= datetime(2026, 3, 4, 17, 0, tzinfo=UTC)
