@@ -19,6 +19,7 @@ from uuid import uuid5
 import httpx
 from loguru import logger
 from twilio.request_validator import RequestValidator
+from websockets.exceptions import InvalidHandshake
 
 from libs.events import CallRequested
 from libs.simulation.personas import Persona, choose_persona
@@ -43,7 +44,6 @@ class SimulatedCall:
     time_limit_seconds: int
     released: asyncio.Event = field(default_factory=asyncio.Event)
     hang_up: asyncio.Event = field(default_factory=asyncio.Event)
-    agent_lines: list[str] = field(default_factory=list)
 
 
 class SimulatedCarrier:
@@ -140,7 +140,12 @@ class SimulatedCarrier:
         await self._post(
             call, "/twilio/amd", {"AnsweredBy": answered_by, "MachineDetectionDuration": "1800"}
         )
-        ending = await self._stream(call)
+        try:
+            ending = await self._stream(call)
+        except (OSError, TimeoutError, InvalidHandshake, TwimlError) as exc:
+            # As on Twilio: a stream that cannot connect ends the call after its TwiML.
+            logger.warning("Media stream failed: {error}", error=f"{type(exc).__name__}: {exc}")
+            ending = "stream-failed"
         duration = round(loop.time() - answered_at)
         logger.info("Simulated call {sid} ended: {ending}", sid=call.call_sid, ending=ending)
         await self._post_status(
@@ -159,7 +164,6 @@ class SimulatedCarrier:
             persona=call.persona,
             speak=self.speak,
         )
-        call.agent_lines = prospect.agent_lines
         return await prospect.run(call.hang_up, call.time_limit_seconds)
 
     async def _post_status(self, call: SimulatedCall, status: str, **extra: str) -> None:

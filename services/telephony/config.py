@@ -54,12 +54,21 @@ class TelephonySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper
         """Where webhooks are addressed: WEBHOOK_BASE_URL, else this process's own address."""
         if self.webhook_base_url:
             return self.webhook_base_url.rstrip("/")
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self._reachable_host}:{self.port}"
 
     @property
     def simulated_api_base_url(self) -> str:
         """The fake Twilio REST root the conversation service hangs up through in simulation."""
-        return f"http://{self.host}:{self.port}{SIMULATED_API_PREFIX}"
+        return f"http://{self._reachable_host}:{self.port}{SIMULATED_API_PREFIX}"
+
+    @property
+    def _reachable_host(self) -> str:
+        # Listening on every interface: reach ourselves over loopback.
+        if self.host in ("0.0.0.0", ""):
+            return "127.0.0.1"
+        if self.host == "::":
+            return "[::1]"
+        return f"[{self.host}]" if ":" in self.host else self.host
 
     @property
     def account_sid(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from uuid import UUID
 
 from loguru import logger
 
@@ -52,6 +53,9 @@ class CallDialer:
         self.provider = provider
         self.settings = settings
         self.clock = clock
+        # Calls this process dialled: if storing CallPlaced failed, the redelivered request
+        # retries the publish instead of dialling the lead a second time.
+        self._dialled: dict[UUID, str] = {}
 
     async def handle(self, event: AnyEvent, delivery: Delivery) -> None:
         if isinstance(event, CallRequested):
@@ -79,7 +83,9 @@ class CallDialer:
             return
         time_limit = effective_time_limit(request, self.settings.call_timeout_seconds)
         try:
-            provider_call_id = await self.provider.place_call(request, time_limit)
+            provider_call_id = self._dialled.get(request.call_id) or await self.provider.place_call(
+                request, time_limit
+            )
         except CallRejectedError as exc:
             reason = failure_reason_for_error(exc.code)
             failed = call_failed(
@@ -88,8 +94,10 @@ class CallDialer:
             await self.bus.publish(failed)
             logger.info("Carrier refused the call: {reason} ({code})", reason=reason, code=exc.code)
             return
+        self._dialled[request.call_id] = provider_call_id
         placed = call_placed(request, self.provider.name, provider_call_id, self.clock())
         await self.bus.publish(placed)
+        del self._dialled[request.call_id]
         self.provider.call_placed(provider_call_id)
         logger.info(
             "Call placed via {provider} as {sid}, attempt {attempt}, limit {limit}s",

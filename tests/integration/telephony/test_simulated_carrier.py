@@ -230,3 +230,14 @@ def test_the_simulated_carrier_is_chosen_without_twilio_or_when_asked(environ):
     assert settings.mode == "simulated"
     assert isinstance(build_provider(settings, short_voice), SimulatedCarrier)
     assert len(settings.auth_token) == 32
+
+
+async def test_a_stream_that_cannot_connect_still_ends_the_call(bus, log_watch):
+    world = SimulatedWorld(bus)
+    request = call_request(phone_number=number_for("interested"))
+    telephony = build_telephony_plugin(world.settings, world.carrier)  # no /twilio/stream
+    async with serving_plugins(bus, [telephony], world.listening):
+        await bus.publish(request)
+        completed = await world.outcome(request.call_id)
+    assert isinstance(completed, CallCompleted)
+    await log_watch.wait_for(lambda r: "Media stream failed" in str(r["message"]))

@@ -5,10 +5,14 @@ from datetime import UTC, datetime
 import pytest
 
 from libs.events import CallFailed, CallPlaced, CampaignStopped, subject_for
+from services.telephony.twilio_provider import TwilioProvider
+from services.telephony.worker import CallDialer
 from tests.integration.telephony.support import (
     ACCOUNT_SID,
     FakeTwilioApi,
     call_request,
+    listening_socket,
+    serving_asgi,
     telephony_against,
     twilio_settings,
     wait_for_event,
@@ -151,3 +155,34 @@ def _fields(event):
 
 def test_the_account_sid_is_the_configured_one():
     assert twilio_settings("http://x", "https://y").account_sid == ACCOUNT_SID
+
+
+class BusThatDropsFirstPlaced:
+    """The real bus, except that storing the first CallPlaced fails as if NATS went away."""
+
+    def __init__(self, bus) -> None:
+        self.bus, self.dropped = bus, False
+
+    def __getattr__(self, name):
+        return getattr(self.bus, name)
+
+    async def publish(self, event):
+        if isinstance(event, CallPlaced) and not self.dropped:
+            self.dropped = True
+            raise ConnectionError("NATS went away")
+        return await self.bus.publish(event)
+
+
+async def test_a_failed_publish_after_dialling_does_not_dial_again(bus):
+    fake = FakeTwilioApi()
+    api_socket, api_port = listening_socket()
+    settings = twilio_settings(f"http://127.0.0.1:{api_port}", "https://calls.example.com")
+    provider = TwilioProvider(settings)
+    request = call_request()
+    async with serving_asgi(fake.app(), api_socket), provider.running():
+        dialer = CallDialer(BusThatDropsFirstPlaced(bus), provider, settings)
+        with pytest.raises(ConnectionError):
+            await dialer.place(request)
+        await dialer.place(request)  # the redelivery
+    placed = await wait_for_event(bus, subject_for(CallPlaced, request.call_id))
+    assert (len(fake.creates), placed.provider_call_id) == (1, f"CA{1:032x}")

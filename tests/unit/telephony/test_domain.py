@@ -231,3 +231,43 @@ def test_domain_imports_only_pure_modules():
     }
     allowed = {"__future__", "datetime", "typing", "urllib", "uuid", "msgspec", "libs"}
     assert imported <= allowed, imported - allowed
+
+
+@pytest.mark.parametrize(
+    ("environ", "base", "api"),
+    [
+        ({}, "http://127.0.0.1:7860", "http://127.0.0.1:7860/simulated-twilio"),
+        ({"HOST": "0.0.0.0", "PORT": "8000"}, "http://127.0.0.1:8000", None),
+        ({"HOST": "::1"}, "http://[::1]:7860", None),
+        ({"WEBHOOK_BASE_URL": "https://calls.example.com/"}, "https://calls.example.com", None),
+    ],
+)
+def test_simulation_calls_back_the_process_itself_unless_told(environ, base, api):
+    from services.telephony.config import load_telephony_settings
+
+    settings = load_telephony_settings({"SIMULATION": "1", **environ})
+    assert settings.public_base_url == base
+    if api is not None:
+        assert settings.simulated_api_base_url == api
+
+
+def test_twilio_is_used_only_when_fully_configured():
+    from services.telephony.config import load_telephony_settings
+
+    full = {
+        "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+        "TWILIO_AUTH_TOKEN": "secret",
+        "TWILIO_FROM_NUMBER": "+15005550006",
+        "WEBHOOK_BASE_URL": "https://calls.example.com",
+    }
+    assert load_telephony_settings(full).mode == "twilio"
+    assert load_telephony_settings(full).auth_token == "secret"
+    for missing in full:
+        partial = {k: v for k, v in full.items() if k != missing}
+        assert load_telephony_settings(partial).mode == "simulated", missing
+    assert load_telephony_settings({**full, "SIMULATION": "1"}).mode == "simulated"
+    shared = load_telephony_settings({"SIMULATION_AUTH_TOKEN": "shared-token"})
+    assert (shared.account_sid, shared.auth_token) == (
+        "AC5151ca11ed0000000000000000000000",
+        "shared-token",
+    )
