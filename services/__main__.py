@@ -1,11 +1,21 @@
-"""`python -m services`: every service in one process on one port, NATS embedded if unset."""
+"""`python -m services`: every service in one process on one port, NATS embedded if unset.
+
+`python -m services demo` runs the same system, imports the sample leads, runs a campaign
+over them with a live progress line, prints the results and stops.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from libs.runtime.main import run_services
 from libs.runtime.plugin import ServicePlugin
+from libs.runtime.settings import read_environment
+
+USAGE = "usage: python -m services [serve | demo]"
 
 
 def all_plugins(environ: Mapping[str, str]) -> list[ServicePlugin]:
@@ -15,5 +25,31 @@ def all_plugins(environ: Mapping[str, str]) -> list[ServicePlugin]:
     return [scheduler(environ)]
 
 
+def demo() -> int:
+    from services.demo import run_demo
+
+    environ = read_environment()
+    data_dir = Path(environ.get("DATA_DIR", "data/runtime"))
+    leads = Path(environ.get("LEADS_CSV_PATH", "data/test_sample.csv"))
+    results = Path(environ.get("RESULTS_CSV_PATH", data_dir / "results.csv")).absolute()
+    token = environ.get("API_TOKEN")
+
+    async def companion(base_url: str) -> None:
+        await run_demo(base_url, leads, results, token)
+
+    # The sample is imported by the demo itself, over HTTP, not at start.
+    os.environ["LEADS_CSV_PATH"] = ""
+    return run_services(all_plugins, name="sales-agent", companion=companion, quiet=True)
+
+
+def main(argv: list[str]) -> int:
+    if argv in ([], ["serve"]):
+        return run_services(all_plugins, name="sales-agent")
+    if argv == ["demo"]:
+        return demo()
+    print(USAGE, file=sys.stderr)
+    return 2
+
+
 if __name__ == "__main__":
-    raise SystemExit(run_services(all_plugins, name="sales-agent"))
+    raise SystemExit(main(sys.argv[1:]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from loguru import logger
@@ -33,9 +34,17 @@ class _ToLoguru(logging.Handler):
         logger.opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
 
 
-def configure_logging(*, service: str, level: str = "INFO", json: bool = False) -> None:
+def configure_logging(
+    *, service: str, level: str = "INFO", json: bool = False, quiet_file: Path | None = None
+) -> None:
+    """Log to stderr; with `quiet_file`, only warnings reach the terminal (someone is
+    reading a live display there) and every line goes to that file."""
     logger.remove()
     logger.configure(extra={"service": service})
+    if quiet_file is not None:
+        quiet_file.parent.mkdir(parents=True, exist_ok=True)
+        logger.add(quiet_file, level=level, serialize=json, format=_text_format)
+        level = "WARNING"
     if json:
         logger.add(sys.stderr, level=level, serialize=True)
     else:

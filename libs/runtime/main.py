@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from loguru import logger
 
 from libs.events import NatsServerError
 from libs.runtime.logging import configure_logging
 from libs.runtime.plugin import ServicePlugin
-from libs.runtime.runner import serve
+from libs.runtime.runner import Companion, serve
 from libs.runtime.security import UnsafeBindError
 from libs.runtime.settings import RuntimeSettings, SettingsError, load_settings, read_environment
 
@@ -19,16 +20,25 @@ from libs.runtime.settings import RuntimeSettings, SettingsError, load_settings,
 PluginsFactory = Callable[[Mapping[str, str]], list[ServicePlugin]]
 
 
-def run_services(build_plugins: PluginsFactory, *, name: str) -> int:
+def run_services(
+    build_plugins: PluginsFactory,
+    *,
+    name: str,
+    companion: Companion | None = None,
+    quiet: bool = False,
+) -> int:
     """Run until SIGINT/SIGTERM; 0 on a clean stop, 2 when the configuration is refused."""
     environ = read_environment()
     try:
         settings = load_settings(RuntimeSettings, environ)
         configure_logging(
-            service=name, level=settings.log_level, json=settings.log_format == "json"
+            service=name,
+            level=settings.log_level,
+            json=settings.log_format == "json",
+            quiet_file=(Path(settings.data_dir) / "logs" / f"{name}.log") if quiet else None,
         )
         plugins = build_plugins(environ)
-        asyncio.run(serve(plugins, settings, name=name))
+        asyncio.run(serve(plugins, settings, name=name, companion=companion))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

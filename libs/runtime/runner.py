@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Iterator, Sequence
+import socket
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 
 import uvicorn
@@ -16,10 +18,22 @@ from libs.runtime.plugin import ServicePlugin
 from libs.runtime.security import check_bind_address
 from libs.runtime.settings import RuntimeSettings
 
+# Something to run beside the server once it accepts requests (given its base URL);
+# when it returns, the process stops. The demo is one.
+Companion = Callable[[str], Awaitable[None]]
+
 
 class _Server(uvicorn.Server):
     """Uvicorn that stops on SIGINT/SIGTERM without re-raising the signal afterwards,
     so that the NATS connection and the embedded server are closed in order."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.accepting = asyncio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.accepting.set()
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -51,7 +65,13 @@ async def connect_bus(settings: RuntimeSettings, stack: AsyncExitStack, name: st
     return bus
 
 
-async def serve(plugins: Sequence[ServicePlugin], settings: RuntimeSettings, *, name: str) -> None:
+async def serve(
+    plugins: Sequence[ServicePlugin],
+    settings: RuntimeSettings,
+    *,
+    name: str,
+    companion: Companion | None = None,
+) -> None:
     check_bind_address(settings.host, settings.api_token)
     async with AsyncExitStack() as stack:
         bus = await connect_bus(settings, stack, name)
@@ -70,4 +90,31 @@ async def serve(plugins: Sequence[ServicePlugin], settings: RuntimeSettings, *, 
             port=settings.port,
             services=",".join(p.name for p in plugins) or "probes",
         )
-        await _Server(config).serve()
+        server = _Server(config)
+        if companion is None:
+            await server.serve()
+            return
+        serving = asyncio.create_task(server.serve())
+        try:
+            await _accompany(server, companion, f"http://{settings.host}:{settings.port}")
+        finally:
+            server.should_exit = True
+            await serving
+
+
+async def _accompany(server: _Server, companion: Companion, base_url: str) -> None:
+    started = asyncio.create_task(server.accepting.wait())
+    await asyncio.wait({started}, timeout=120)
+    if not started.done():
+        started.cancel()
+        raise RuntimeError("the server did not start accepting requests within 120s")
+    running = asyncio.create_task(companion(base_url))
+    # A signal stops the server; the companion then stops too.
+    while not running.done() and not server.should_exit:
+        await asyncio.wait({running}, timeout=0.5)
+    if not running.done():
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    else:
+        running.result()
