@@ -7,7 +7,7 @@ from uuid import UUID
 
 from litestar import Router, get
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from services.analytics.domain import InvalidFilterError, Period, parse_period
@@ -21,14 +21,15 @@ FORMATS = {
 }
 
 CampaignQuery = Annotated[
-    str | None, Parameter(query="campaign", description="campaign id or exact name")
+    str | None, QueryParameter(name="campaign", description="campaign id or exact name")
 ]
 FromQuery = Annotated[
-    str | None, Parameter(query="from", description="calls from this ISO date or date-time (UTC)")
+    str | None,
+    QueryParameter(name="from", description="calls from this ISO date or date-time (UTC)"),
 ]
 ToQuery = Annotated[
     str | None,
-    Parameter(query="to", description="calls up to this ISO date (inclusive) or date-time"),
+    QueryParameter(name="to", description="calls up to this ISO date (inclusive) or date-time"),
 ]
 
 
@@ -71,7 +72,7 @@ def analytics_router(store: ProjectionStore) -> Router:
         campaign: CampaignQuery = None,
         start: FromQuery = None,
         end: ToQuery = None,
-        format: Annotated[str, Parameter(query="format", description="csv or parquet")] = "csv",
+        format: Annotated[str, QueryParameter(name="format", description="csv or parquet")] = "csv",
     ) -> Stream:
         """One row per lead with its latest attempt, streamed; `format=parquet` for analysts."""
         if format not in FORMATS:
