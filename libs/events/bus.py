@@ -75,7 +75,8 @@ class EventBus:
             logger.info("Reconnected to NATS at {url}", url=nc.connected_url.netloc)
 
         nc = await nats.connect(
-            url,
+            # NATS_URL may list a cluster's nodes, comma-separated: any of them will do.
+            [server.strip() for server in url.split(",") if server.strip()],
             name=name,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
