@@ -117,10 +117,14 @@ async def keep_results_file(projector: Projector, path: Path, interval: float) -
             await projector.adopt_rebuild()  # a rebuild may be waiting while nothing happens
             continue
         projector.changed.clear()
-        async with projector.store.reader() as cursor:
-            rows = await blocking(write_results_csv, cursor, path)
-        logger.debug("Results file {path}: {rows} leads", path=str(path), rows=rows)
+        await write_results(projector.store, path)
         await asyncio.sleep(interval)  # pace: bursts of batches write the file once
+
+
+async def write_results(store: ProjectionStore, path: Path) -> None:
+    async with store.reader() as cursor:
+        rows = await blocking(write_results_csv, cursor, path)
+    logger.debug("Results file {path}: {rows} leads", path=str(path), rows=rows)
 
 
 async def reconcile(projector: Projector, bus: EventBus, durable: str) -> None:
@@ -177,4 +181,6 @@ class AnalyticsWorkers:
         finally:
             results.cancel()
             await asyncio.gather(results, return_exceptions=True)
+            if projector.changed.is_set():  # the last batches, not yet in the file
+                await write_results(projector.store, settings.results_csv_file)
             await blocking(self.store.close)

@@ -1,0 +1,219 @@
+"""The pure projection rules: folding events into rows, results cells, report filters."""
+
+from __future__ import annotations
+
+import ast
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from libs.events import (
+    CallAnswered,
+    CallCompleted,
+    CallFailed,
+    CallPlaced,
+    CallRequested,
+    CampaignFinished,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignStarted,
+    LeadOptedOut,
+    OutcomeRecorded,
+)
+from services.analytics.domain import (
+    CallRow,
+    CampaignRow,
+    InvalidFilterError,
+    Period,
+    continues,
+    fold,
+    merge_campaign,
+    neutralise_cell,
+    parse_period,
+)
+from services.analytics.schema import CALLS, CAMPAIGNS, LEADS, TABLES
+from tests.factories import CALL_ID, CAMPAIGN_ID, LEAD_ID, NOW, lead_imported, one_of_each_event
+
+DOMAIN = Path(__file__).parents[3] / "services" / "analytics" / "domain.py"
+CALL = {"call_id": CALL_ID, "lead_id": LEAD_ID, "campaign_id": CAMPAIGN_ID}
+
+
+def the(kind: type) -> object:
+    return next(event for event in one_of_each_event() if isinstance(event, kind))
+
+
+def later(seconds: float) -> datetime:
+    return NOW + timedelta(seconds=seconds)
+
+
+def test_call_facts_fill_one_row_per_call_whatever_their_order():
+    placed = CallPlaced(
+        event_id=CALL_ID, occurred_at=later(1), **CALL, provider="twilio", provider_call_id="CA1"
+    )
+    answered = CallAnswered(event_id=CALL_ID, occurred_at=later(5), **CALL, answered_by="human")
+    completed = CallCompleted(
+        event_id=CALL_ID, occurred_at=later(65), **CALL, duration_seconds=60.0
+    )
+    expected = CallRow(
+        **CALL,
+        provider="twilio",
+        provider_call_id="CA1",
+        placed_at=later(1),
+        answered_at=later(5),
+        answered_by="human",
+        completed_at=later(65),
+        duration_seconds=60.0,
+    )
+    assert fold([placed, answered, completed]).calls == {CALL_ID: expected}
+    assert fold([completed, answered, placed]).calls == {CALL_ID: expected}
+
+
+def test_a_missing_optional_value_does_not_erase_a_known_one():
+    failed = CallFailed(
+        event_id=CALL_ID, occurred_at=NOW, **CALL, reason="failed", provider_error_code=31005
+    )
+    again = CallFailed(event_id=CALL_ID, occurred_at=later(1), **CALL, reason="failed")
+    assert fold([failed, again]).calls[CALL_ID].provider_error_code == 31005
+
+
+def test_a_late_copy_of_a_campaign_start_does_not_undo_its_finish():
+    started = CampaignStarted(
+        event_id=CAMPAIGN_ID,
+        occurred_at=NOW,
+        campaign_id=CAMPAIGN_ID,
+        name="Spring",
+        lead_ids=(LEAD_ID,),
+        max_concurrent_calls=2,
+        calling_hours=the(CampaignStarted).calling_hours,
+    )
+    paused = CampaignPaused(
+        event_id=CAMPAIGN_ID, occurred_at=later(1), campaign_id=CAMPAIGN_ID, reason="brake"
+    )
+    resumed = CampaignResumed(event_id=CAMPAIGN_ID, occurred_at=later(2), campaign_id=CAMPAIGN_ID)
+    finished = CampaignFinished(event_id=CAMPAIGN_ID, occurred_at=later(3), campaign_id=CAMPAIGN_ID)
+    [row] = fold([started, paused, resumed, finished, started]).campaigns.values()
+    assert (row.status, row.status_at, row.pause_reason) == ("finished", later(3), "brake")
+    assert (
+        merge_campaign(
+            row, CampaignRow(campaign_id=CAMPAIGN_ID, status="running", status_at=NOW)
+        ).status
+        == "finished"
+    )
+
+
+def test_a_reimport_replaces_the_lead_but_an_older_copy_does_not():
+    first = lead_imported()
+    newer = msgspec.structs.replace(first, occurred_at=later(60), status="called")
+    assert fold([first, newer]).leads[LEAD_ID].imported_status == "called"
+    assert fold([newer, first]).leads[LEAD_ID].imported_status == "called"
+
+
+def test_the_first_opt_out_of_a_number_counts():
+    opt_out = LeadOptedOut(
+        event_id=LEAD_ID,
+        occurred_at=NOW,
+        lead_id=LEAD_ID,
+        phone_number="+12025550143",
+        source="call",
+    )
+    again = msgspec.structs.replace(opt_out, occurred_at=later(5), source="api")
+    [row] = fold([opt_out, again]).opt_outs.values()
+    assert (row.opted_out_at, row.source) == (NOW, "call")
+
+
+def test_the_latest_outcome_of_a_call_wins():
+    outcome = the(OutcomeRecorded)
+    revised = msgspec.structs.replace(outcome, occurred_at=later(1), interest_level="low")
+    assert fold([revised, outcome]).outcomes[CALL_ID].interest_level == "low"
+
+
+def test_a_lead_known_only_from_its_call_request_is_kept_until_imported():
+    request = the(CallRequested)
+    batch = fold([request])
+    assert (list(batch.profiles), batch.leads) == ([LEAD_ID], {})
+    assert list(fold([request, lead_imported()]).profiles) == []
+
+
+def test_every_event_kind_is_folded_somewhere():
+    batch = fold(one_of_each_event())
+    sizes = {
+        name: len(getattr(batch, name))
+        for name in (
+            "leads",
+            "campaigns",
+            "campaign_leads",
+            "calls",
+            "transcripts",
+            "outcomes",
+            "opt_outs",
+        )
+    }
+    assert sizes == dict.fromkeys(sizes, 1)
+
+
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [
+        ("=1+2", "'=1+2"),
+        ("+12025550143", "'+12025550143"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("Rosa's = best", "Rosa's = best"),
+        ("", ""),
+    ],
+)
+def test_cells_a_spreadsheet_would_run_are_neutralised(cell, safe):
+    assert neutralise_cell(cell) == safe
+
+
+def test_periods_accept_dates_and_date_times_and_name_the_bad_parameter():
+    assert parse_period("2026-03-01", "2026-03-31") == Period(
+        start=datetime(2026, 3, 1),
+        end=datetime(2026, 4, 1),  # a bare end date: all of it
+    )
+    assert parse_period("2026-03-01T10:00:00+01:00", None) == Period(start=datetime(2026, 3, 1, 9))
+    with pytest.raises(InvalidFilterError, match=r"^from: '2026-02-30' is not an ISO date"):
+        parse_period("2026-02-30", None)
+    with pytest.raises(InvalidFilterError, match=r"^to: 'soon' is not an ISO date"):
+        parse_period(None, "soon")
+    with pytest.raises(InvalidFilterError, match=r"^to: '2026-03-01' is not after"):
+        parse_period("2026-03-02", "2026-03-01")
+
+
+def test_a_batch_continues_only_without_a_hole():
+    assert continues(10, [11, 12, 13])
+    assert not continues(10, [12, 13])
+    assert not continues(10, [11, 13])
+    assert continues(0, [1])
+
+
+def test_tables_follow_the_row_structs():
+    assert [name for name, _, _ in LEADS.columns][:2] == ["lead_id", "phone_number"]
+    assert "ON CONFLICT (call_id) DO UPDATE SET" in CALLS.upsert_sql()
+    assert 'coalesce(excluded."answered_at", calls."answered_at")' in CALLS.upsert_sql()
+    assert "CASE WHEN (campaigns.status_at IS NULL" in CAMPAIGNS.upsert_sql()
+    assert LEADS.upsert_sql("ignore").endswith("DO NOTHING")
+    assert {table.name for table in TABLES} == {
+        "leads",
+        "campaigns",
+        "campaign_leads",
+        "calls",
+        "transcripts",
+        "outcomes",
+        "opt_outs",
+    }
+
+
+def test_the_domain_imports_only_the_stdlib_msgspec_and_the_events():
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(DOMAIN.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    allowed = {"__future__", "collections", "datetime", "uuid", "msgspec"}
+    assert {m for m in imported if m.split(".")[0] not in allowed} == {"libs.events.model"}
