@@ -113,8 +113,11 @@ class SimulatedCarrier:
             call_id=str(call.request.call_id), lead_id=str(call.request.lead_id)
         ):
             try:
-                await asyncio.wait_for(call.released.wait(), RELEASE_TIMEOUT_SECONDS)
-                await self._ring_and_connect(call)
+                if await _released(call):
+                    await self._ring_and_connect(call)
+                else:  # CallPlaced was never stored: end the call as Twilio would a cancel
+                    logger.warning("Simulated call {sid} never released", sid=call.call_sid)
+                    await self._post_status(call, "canceled")
             except Exception:  # a task's top: log it, the call is simply over
                 logger.exception("Simulated call {sid} broke off", sid=call.call_sid)
             finally:
@@ -225,6 +228,14 @@ def parse_stream_twiml(twiml: str) -> tuple[str, dict[str, str]]:
         for parameter in stream.findall("Parameter")
     }
     return stream.get("url", ""), parameters
+
+
+async def _released(call: SimulatedCall) -> bool:
+    try:
+        await asyncio.wait_for(call.released.wait(), RELEASE_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def _wait_or_hang_up(hang_up: asyncio.Event, seconds: float) -> bool:

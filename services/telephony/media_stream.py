@@ -40,6 +40,7 @@ TURN_QUIET_SECONDS = 0.4  # the agent has finished when its audio stops this lon
 GOODBYE_QUIET_SECONDS = 2.0  # after the last line: time for the agent to wrap up and hang up
 MACHINE_QUIET_SECONDS = 3.0  # an answering machine stops recording after this much silence
 PICKUP_SECONDS = 0.6  # from the stream starting to the first "Hello?", as people do
+PATIENCE_SECONDS = 20.0  # after its last line, a prospect left waiting this long hangs up
 
 
 class ProspectOnTheLine:
@@ -127,10 +128,12 @@ class ProspectOnTheLine:
         final_quiet = (
             MACHINE_QUIET_SECONDS if self.persona.answered_by_machine else GOODBYE_QUIET_SECONDS
         )
-        await self._agent_finished(final_quiet)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(PATIENCE_SECONDS):
+                await self._agent_finished(final_quiet)
 
     async def _say(self, text: str, index: int) -> None:
-        audio = self.speak(text, self.persona.voice_seed + index)
+        audio = self.speak(text, self.persona.voice_seed + index) or SILENCE_FRAME
         self._spoken.clear()
         self._utterances.append((text, audio))
         await self._spoken.wait()
