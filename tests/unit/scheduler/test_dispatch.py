@@ -305,3 +305,22 @@ def test_a_big_selection_travels_in_parts_and_starts_whole(monkeypatch):
     assert rebuilt.campaigns == {}
     rebuilt.apply(events[2])
     assert rebuilt.campaigns[events[2].campaign_id].lead_ids == tuple(e.lead_id for e in leads)
+
+
+def test_a_paused_campaign_waits_and_a_resumed_one_carries_on():
+    from libs.events import CampaignPaused as Paused
+    from libs.events import CampaignResumed
+
+    state = state_of(*(imported(n) for n in range(3)))
+    campaign_id = start(state)
+    [first] = dial_all(state, T0, steps=1)
+    state.apply(
+        Paused(
+            event_id=uuid4(), occurred_at=T0, campaign_id=campaign_id, reason="paused by request"
+        )
+    )
+    assert dial_all(state, T0 + SECOND, steps=5) == []
+    state.apply(completed(first, T0 + 2 * SECOND))
+    state.apply(CampaignResumed(event_id=uuid4(), occurred_at=T0, campaign_id=campaign_id))
+    later = dial_all(state, T0 + 10 * SECOND, steps=3)
+    assert [c.lead.phone_number for c in [first, *later]] == [phone(0), phone(1), phone(2)]
