@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from functools import lru_cache
 
 from libs.events.model import TimeWindow
 
@@ -88,6 +89,7 @@ def _guess(clock: _Clock) -> str:
     return "p" if 1 <= clock.hour <= 7 or clock.hour == 12 else "a"
 
 
+@lru_cache(maxsize=4096)  # "9am-11am" and "afternoons" come back row after row
 def parse_call_window(text: str) -> TimeWindow | None:
     """The local window the text names, or None when it names none we can read."""
     cleaned = text.strip()

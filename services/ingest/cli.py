@@ -89,6 +89,7 @@ async def _import(
         projection = LeadProjection(bus, ingest.registry, ingest.ready)
         await projection.start()
         stack.push_async_callback(projection.stop)
+        stack.push_async_callback(ingest.close)
         try:
             report = await _with_progress(arguments, ingest, bus, console)
         except _REFUSALS as exc:

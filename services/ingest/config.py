@@ -13,7 +13,9 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     leads_csv_path: str | None = "data/test_sample.csv"  # imported at start when present
     max_upload_mb: float = 100.0  # larger uploads get 413
     inbox_poll_seconds: float = 2.0  # how often the drop folder is looked at
-    publish_chunk_rows: int = 1000  # events per pipelined publish
+    publish_chunk_rows: int = 500  # rows validated, then published pipelined, at a time
+    validation_processes: int = 1  # processes validating big files beside the publisher; 0: none
+    parallel_min_mb: float = 1.0  # files from this size are validated in those processes
 
     @property
     def max_upload_bytes(self) -> int:

@@ -1,4 +1,4 @@
-"""One import: rows validated in chunks off the event loop, published pipelined, counted.
+"""One import: rows validated a chunk at a time, published pipelined, counted.
 
 While JetStream acknowledges one chunk the next is read and validated, and at most two
 chunks are held at once, so memory does not grow with the file. A chunk's leads go into
@@ -9,19 +9,19 @@ so a failed import can simply be retried: what was stored counts as duplicate.
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from datetime import datetime
 
 from loguru import logger
 
 from libs.events import EventBus, LeadImported, PublishError
-from services.ingest.columns import ColumnMap
-from services.ingest.csv_source import CsvRow, CsvSource, UnreadableCsvError
-from services.ingest.domain import RowIssue, ValidLead, lead_imported, validate_row
+from services.ingest.csv_source import CsvSource
+from services.ingest.domain import RowIssue, ValidLead, lead_imported
 from services.ingest.registry import Classification, LeadRegistry
 from services.ingest.report import ImportReport
+from services.ingest.validation import Chunk, validated_chunks
 
 Clock = Callable[[], datetime]
 Progress = Callable[[int, int], None]  # bytes read, rows read
@@ -33,17 +33,6 @@ class ImportInterruptedError(RuntimeError):
     def __init__(self, report: ImportReport, cause: str) -> None:
         super().__init__(report.note)
         self.report, self.cause = report, cause
-
-
-@dataclass
-class _Chunk:
-    received: int = 0
-    valid: list[ValidLead] = field(default_factory=list)
-    rejected: int = 0
-    issues: list[RowIssue] = field(default_factory=list)
-    warned: int = 0
-    last_row: int = 0
-    error: str = ""
 
 
 @dataclass
@@ -63,7 +52,8 @@ class Importer:
     registry: LeadRegistry
     region: str
     clock: Clock
-    chunk_rows: int = 1000
+    chunk_rows: int = 500
+    pool: Executor | None = None  # a process to validate in; None: on the loop
 
     async def run(
         self,
@@ -96,11 +86,8 @@ class Importer:
     async def _strict_refusal(self, source: CsvSource, name: str) -> ImportReport | None:
         """Strict: read the whole file first; any rejected row and nothing is imported."""
         report = ImportReport(source=name, strict=True)
-        rows = source.rows()
-        while (chunk := await self._next_chunk(rows, source.columns)).received or chunk.error:
+        async for chunk in self._chunks(source):
             _tally(report, chunk)
-            if chunk.error:
-                break
         if not (report.counts.rejected or report.note):
             return None
         report.counts.imported = report.counts.updated = report.counts.duplicate = 0
@@ -118,10 +105,8 @@ class Importer:
         self, source: CsvSource, report: ImportReport, progress: Progress | None
     ) -> None:
         import_number = self.registry.next_import()
-        rows = source.rows()
         in_flight: _Published | None = None
-        while True:
-            chunk = await self._next_chunk(rows, source.columns)
+        async for chunk in self._chunks(source):
             _tally(report, chunk)
             published = self._classify(chunk, report, import_number)
             if in_flight is not None:
@@ -130,15 +115,13 @@ class Importer:
             in_flight = published
             if progress is not None:
                 progress(source.bytes_read, report.counts.received)
-            if chunk.error or not chunk.received:
-                break
-        await self._settle(in_flight, report, later=None)
+        if in_flight is not None:
+            await self._settle(in_flight, report, later=None)
 
-    async def _next_chunk(self, rows: Iterator[CsvRow], columns: ColumnMap) -> _Chunk:
-        # Validation is CPU work: a thread keeps the loop free to take acks meanwhile.
-        return await asyncio.to_thread(_validate_chunk, rows, columns, self.region, self.chunk_rows)
+    def _chunks(self, source: CsvSource) -> AsyncIterator[Chunk]:
+        return validated_chunks(source, self.region, self.chunk_rows, self.pool)
 
-    def _classify(self, chunk: _Chunk, report: ImportReport, import_number: int) -> _Published:
+    def _classify(self, chunk: Chunk, report: ImportReport, import_number: int) -> _Published:
         now = self.clock()
         published = _Published([], [], [], chunk.last_row)
         for valid in chunk.valid:
@@ -190,25 +173,7 @@ class Importer:
                 report.uncount(classification)
 
 
-def _validate_chunk(rows: Iterator[CsvRow], columns: ColumnMap, region: str, size: int) -> _Chunk:
-    chunk = _Chunk()
-    try:
-        for row in itertools.islice(rows, size):
-            chunk.received += 1
-            chunk.last_row = row.number
-            valid, issues = validate_row(row.number, row.cells, columns, region)
-            if valid is None:
-                chunk.rejected += 1
-            else:
-                chunk.valid.append(valid)
-                chunk.warned += bool(issues)
-            chunk.issues.extend(issues)
-    except UnreadableCsvError as exc:
-        chunk.error = str(exc)
-    return chunk
-
-
-def _tally(report: ImportReport, chunk: _Chunk) -> None:
+def _tally(report: ImportReport, chunk: Chunk) -> None:
     report.counts.received += chunk.received
     report.counts.rejected += chunk.rejected
     report.counts.warnings += chunk.warned

@@ -57,6 +57,7 @@ async def _workers(ingest: Ingest, bus: EventBus) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await projection.stop()
+        await ingest.close()
 
 
 async def import_at_start(ingest: Ingest, bus: EventBus) -> None:

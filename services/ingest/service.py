@@ -4,7 +4,9 @@ registry of known leads, and running one import once it is up to date."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -37,6 +39,7 @@ class Ingest:
     registry: LeadRegistry = field(default_factory=LeadRegistry)
     ready: asyncio.Event = field(default_factory=asyncio.Event)  # the registry caught up
     clock: Callable[[], datetime] = utc_now
+    _pool: ProcessPoolExecutor | None = None
 
     async def import_csv(
         self,
@@ -59,5 +62,23 @@ class Ingest:
             region=self.settings.default_region,
             clock=self.clock,
             chunk_rows=self.settings.publish_chunk_rows,
+            pool=self._pool_for(source.size),
         )
         return await importer.run(source, name=name, strict=strict, progress=progress)
+
+    def _pool_for(self, size: int) -> Executor | None:
+        settings = self.settings
+        if settings.validation_processes < 1 or size < settings.parallel_min_mb * 1024 * 1024:
+            return None
+        if self._pool is None:
+            # Spawned, not forked: this process has threads and an event loop running.
+            self._pool = ProcessPoolExecutor(
+                settings.validation_processes, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._pool
+
+    async def close(self) -> None:
+        """Stop the validation processes, if any were started."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)

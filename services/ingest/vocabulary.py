@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from libs.events.model import CompanySize
 
@@ -88,6 +89,7 @@ _SYNONYMS: tuple[tuple[str, str], ...] = tuple(
 _CANONICAL = {name.casefold(): name for name in BUSINESS_TYPES}
 
 
+@lru_cache(maxsize=4096)  # a list repeats a few dozen spellings: each is looked up once
 def business_type_for(text: str) -> str:
     """The known type the text means, or OTHER."""
     if (exact := _CANONICAL.get(text.strip().casefold())) is not None:
@@ -132,6 +134,7 @@ def size_for_employees(count: int) -> CompanySize:
     return "large"
 
 
+@lru_cache(maxsize=4096)
 def company_size_for(text: str) -> CompanySize | None:
     """small/medium/large from a word or an employee count ("12", "50-200", "500+");
     "unknown" when empty, None when the text means nothing we know."""

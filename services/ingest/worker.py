@@ -4,7 +4,6 @@ file named by LEADS_CSV_PATH imported at start."""
 from __future__ import annotations
 
 import asyncio
-from uuid import UUID
 
 from loguru import logger
 from nats.aio.msg import Msg
@@ -47,12 +46,12 @@ class LeadProjection:
 
     async def _on_message(self, message: Msg) -> None:
         try:
-            lead_id = UUID(message.subject.split(".")[2])
-            event_id = UUID((message.headers or {})[MSG_ID_HEADER])
+            lead_key = _uuid_int(message.subject.split(".")[2])
+            event_key = _uuid_int((message.headers or {})[MSG_ID_HEADER])
         except (IndexError, KeyError, ValueError):
             logger.warning("Ignoring {subject}: no lead id or event id", subject=message.subject)
         else:
-            self.registry.observe(lead_id, event_id)
+            self.registry.observe(lead_key, event_key)
         if message.metadata.num_pending == 0:
             self._caught_up()
 
@@ -60,3 +59,10 @@ class LeadProjection:
         if not self.ready.is_set():
             self.ready.set()
             logger.info("Known leads read from the stream: {count}", count=len(self.registry))
+
+
+def _uuid_int(text: str) -> int:
+    hex_digits = text.replace("-", "")
+    if len(hex_digits) != 32:
+        raise ValueError(text)
+    return int(hex_digits, 16)

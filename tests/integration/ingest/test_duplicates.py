@@ -1,5 +1,7 @@
 """One number is one lead: within a file, across uploads, across restarts."""
 
+import pytest
+
 from tests.integration.ingest.helpers import (
     CSV,
     csv_body,
@@ -80,14 +82,28 @@ async def test_a_lead_whose_details_changed_is_imported_again_as_an_update(bus, 
     assert (update.lead.contact_name, update.event_id != first.event_id) == ("Dana New", True)
 
 
-async def test_a_large_file_streams_through_many_chunks_without_losing_a_row(bus, tmp_path):
+@pytest.mark.parametrize("validated_in", ["this process", "a validation process"])
+async def test_a_large_file_streams_through_many_chunks_without_losing_a_row(
+    bus, tmp_path, validated_in
+):
     rows = [
         lead_row(index, area_code=area) for area in (202, 312, 415, 303) for index in range(100)
     ]
-    body = csv_body(*rows, *rows[:50])  # the repeats land in later chunks
-    async with serving(bus, tmp_path, {"PUBLISH_CHUNK_ROWS": "37"}) as client:
+    bad = lead_row(7, contact_number="12")
+    body = csv_body(*rows, bad, *rows[:50])  # the repeats land in later chunks
+    environ = {"PUBLISH_CHUNK_ROWS": "37"}
+    if validated_in == "a validation process":
+        environ["PARALLEL_MIN_MB"] = "0"
+    async with serving(bus, tmp_path, environ) as client:
         report = await upload(client, body)
-    assert report["counts"]["received"] == 450
-    assert (report["counts"]["imported"], report["counts"]["duplicate"]) == (400, 50)
+    counts = report["counts"]
+    assert (counts["received"], counts["rejected"]) == (451, 1)
+    assert (counts["imported"], counts["duplicate"]) == (400, 50)
+    assert report["issues"][0] == {
+        "row": 402,
+        "column": "contact_number",
+        "message": "'12' is not a valid phone number (too few digits)",
+        "severity": "error",
+    }
     events = await imported_events(bus)
     assert len({event.lead_id for event in events}) == len(events) == 400

@@ -3,6 +3,7 @@ from datetime import time
 from pathlib import Path
 from uuid import UUID, uuid5
 
+import msgspec
 import pytest
 
 from libs.events import LeadProfile, TimeWindow
@@ -80,6 +81,14 @@ def test_changed_details_give_the_same_lead_a_new_event():
     second, _ = validate_row(2, changed, COLUMNS, "US")
     assert first is not None and second is not None
     assert (first.lead_id, first.event_id != second.event_id) == (second.lead_id, True)
+
+
+def test_ids_are_the_documented_uuid5s():
+    lead, _ = validate_row(2, ROSA, COLUMNS, "US")
+    assert lead is not None
+    content = msgspec.json.encode((lead.lead, lead.status), order="deterministic").decode()
+    assert lead.lead_id == uuid5(LEAD_NAMESPACE, "+12025550143")
+    assert lead.event_id == uuid5(lead.lead_id, f"imported/{content}")
 
 
 def test_ids_are_stable_across_releases():

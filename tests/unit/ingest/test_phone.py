@@ -1,3 +1,5 @@
+import random
+
 import phonenumbers
 import pytest
 from phonenumbers import timezone as phone_timezone
@@ -67,3 +69,34 @@ def test_same_answers_as_is_valid_number_and_time_zones_for_number(written):
         z for z in phone_timezone.time_zones_for_number(number) if z != "Etc/Unknown"
     )
     assert normalise_phone_number(written, "US") == (written, expected_zones)
+
+
+def test_plain_north_american_numbers_skip_parse_with_exactly_the_same_results():
+    rng = random.Random(20261124)
+    forms = ("({a}) {e}-{l}", "{a}-{e}-{l}", "+1 {a} {e} {l}", "1.{a}.{e}.{l}", "{a}{e}{l}",
+             "+{a}{e}{l}", "0{a}{e}{l}", "11{a}{e}{l}", "1 ({a}) {e}-{l}")  # fmt: skip
+    for _ in range(1500):
+        template = rng.choice(forms)
+        written = template.format(a=rng.randint(100, 999), e=f"{rng.randint(0, 999):03d}",
+                                  l=f"{rng.randint(0, 9999):04d}")  # fmt: skip
+        for region in ("US", "CA", "GB"):
+            assert _normalised_or_none(written, region) == _reference(written, region), written
+
+
+def _normalised_or_none(written: str, region: str) -> tuple[str, tuple[str, ...]] | None:
+    try:
+        return normalise_phone_number(written, region)
+    except InvalidPhoneNumberError:
+        return None
+
+
+def _reference(written: str, region: str) -> tuple[str, tuple[str, ...]] | None:
+    try:
+        number = phonenumbers.parse(written, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    zones = phone_timezone.time_zones_for_number(number)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, tuple(zone for zone in zones if zone != "Etc/Unknown")

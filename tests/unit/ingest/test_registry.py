@@ -21,7 +21,7 @@ def test_a_number_repeated_within_one_import_is_repeated_and_the_first_row_wins(
 
 def test_what_the_stream_says_is_known_across_restarts():
     registry, lead, event = LeadRegistry(), uuid4(), uuid4()
-    registry.observe(lead, event)
+    registry.observe(lead.int, event.int)
     assert registry.classify(lead, event, registry.next_import()) == "duplicate"
 
 
@@ -29,7 +29,7 @@ def test_the_echo_of_an_own_import_does_not_hide_a_repeat_later_in_the_file():
     registry, lead, event = LeadRegistry(), uuid4(), uuid4()
     this_import = registry.next_import()
     registry.classify(lead, event, this_import)
-    registry.observe(lead, event)  # our own event, read back from the stream mid-file
+    registry.observe(lead.int, event.int)  # our own event, read back from the stream mid-file
     assert registry.classify(lead, event, this_import) == "repeated"
 
 
