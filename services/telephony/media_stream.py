@@ -123,11 +123,14 @@ class ProspectOnTheLine:
     async def _play_persona(self) -> None:
         """Say each line in turn, answering the agent; then let it wrap up, and hang up."""
         lines = self.persona.lines
-        await asyncio.sleep(PICKUP_SECONDS)  # silence flows meanwhile, as on a real line
-        for index, line in enumerate(lines):
+        # Voiced off the event loop (it carries other calls' audio), while picking up.
+        _, voices = await asyncio.gather(
+            asyncio.sleep(PICKUP_SECONDS), asyncio.to_thread(self._voice_lines)
+        )
+        for index, (line, audio) in enumerate(zip(lines, voices, strict=True)):
             if index > 0:
                 await self._agent_finished(TURN_QUIET_SECONDS)
-            await self._say(line, index)
+            await self._say(line, audio)
         final_quiet = (
             MACHINE_QUIET_SECONDS if self.persona.answered_by_machine else GOODBYE_QUIET_SECONDS
         )
@@ -135,8 +138,14 @@ class ProspectOnTheLine:
             async with asyncio.timeout(PATIENCE_SECONDS):
                 await self._agent_finished(final_quiet)
 
-    async def _say(self, text: str, index: int) -> None:
-        audio = self.speak(text, self.persona.voice_seed + index) or SILENCE_FRAME
+    def _voice_lines(self) -> list[bytes]:
+        seed = self.persona.voice_seed
+        return [
+            self.speak(line, seed + index) or SILENCE_FRAME
+            for index, line in enumerate(self.persona.lines)
+        ]
+
+    async def _say(self, text: str, audio: bytes) -> None:
         self._spoken.clear()
         self._utterances.append((text, audio))
         await self._spoken.wait()
