@@ -241,3 +241,30 @@ async def test_a_stream_that_cannot_connect_still_ends_the_call(bus, log_watch):
         completed = await world.outcome(request.call_id)
     assert isinstance(completed, CallCompleted)
     await log_watch.wait_for(lambda r: "Media stream failed" in str(r["message"]))
+
+
+async def test_stopping_the_campaign_hangs_up_a_live_simulated_call(bus):
+    from datetime import UTC, datetime
+
+    from libs.events import CallAnswered, CampaignStopped
+
+    world = SimulatedWorld(bus)
+    request = call_request(phone_number=number_for("interested"), time_limit_seconds=60)
+    world.agent.silent_call_ids.add(str(request.call_id))  # the call would otherwise go on
+    async with world.serving():
+        await bus.publish(request)
+        await wait_for_event(bus, subject_for(CallAnswered, request.call_id))
+        await bus.publish(
+            CampaignStopped(
+                event_id=request.campaign_id,
+                occurred_at=datetime.now(UTC),
+                campaign_id=request.campaign_id,
+                reason="stopped by user",
+                hang_up_live_calls=True,
+            )
+        )
+        completed = await world.outcome(request.call_id)
+        record = world.agent.records[str(request.call_id)]
+        await asyncio.wait_for(record.ended.wait(), 10)
+    assert isinstance(completed, CallCompleted)
+    assert record.stopped and not record.hung_up_by_agent
