@@ -7,6 +7,7 @@ over them with a live progress line, prints the results and stops.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,8 +22,19 @@ USAGE = "usage: python -m services [serve | demo]"
 def all_plugins(environ: Mapping[str, str]) -> list[ServicePlugin]:
     # Imported here so that a process running one service never imports the others.
     from services.scheduler.plugin import build_plugin as scheduler
+    from services.telephony.plugin import build_plugin as telephony
 
-    return [scheduler(environ)]
+    environ = with_simulation_token(environ)
+    return [scheduler(environ), telephony(environ)]
+
+
+def with_simulation_token(environ: Mapping[str, str]) -> dict[str, str]:
+    """One simulated-Twilio token per process, shared by telephony (signs callbacks, checks
+    hang-ups) and conversation (hangs up through the simulated REST API)."""
+    values = dict(environ)
+    if not values.get("SIMULATION_AUTH_TOKEN"):
+        values["SIMULATION_AUTH_TOKEN"] = secrets.token_hex(16)
+    return values
 
 
 def demo() -> int:

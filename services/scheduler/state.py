@@ -278,6 +278,9 @@ class SchedulerState:
         call = self.calls.get(call_id)
         if call is None or not call.live:
             return  # unknown, or already ended: a late or repeated report changes nothing
+        # Other services stamp events with their own clocks; in simulation ours runs ahead
+        # of theirs. A call cannot end before we asked for it, so backoffs count from here.
+        at = max(at, call.requested_at)
         call.status, call.result, call.ended_at = status, result, at
         self.live_call_ids.discard(call_id)
         campaign = self.campaigns.get(call.campaign_id)

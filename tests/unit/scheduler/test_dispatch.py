@@ -324,3 +324,12 @@ def test_a_paused_campaign_waits_and_a_resumed_one_carries_on():
     state.apply(CampaignResumed(event_id=uuid4(), occurred_at=T0, campaign_id=campaign_id))
     later = dial_all(state, T0 + 10 * SECOND, steps=3)
     assert [c.lead.phone_number for c in [first, *later]] == [phone(0), phone(1), phone(2)]
+
+
+def test_a_carrier_clock_behind_ours_does_not_shorten_the_backoff():
+    state = state_of(imported(1))
+    start(state)
+    [call] = dial_all(state, T0, steps=1)
+    state.apply(failed(call, "busy", T0 - timedelta(days=2)))  # stamped by a slower clock
+    assert dial_all(state, T0 + timedelta(minutes=29), steps=2) == []
+    assert dial_all(state, T0 + timedelta(minutes=31), steps=1)[0].attempt == 2
