@@ -80,7 +80,7 @@ async def answer_twiml(
     call_id = call_id_parameter(request)
     response = VoiceResponse()
     connect = Connect()
-    stream = connect.stream(url=stream_url(telephony.settings.public_base_url))
+    stream = connect.stream(url=stream_url(telephony.settings.stream_base_url))
     stream.parameter(name="call_id", value=str(call_id))
     response.append(connect)
     with logger.contextualize(call_id=str(call_id)):

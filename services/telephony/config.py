@@ -24,6 +24,9 @@ class TelephonySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper
     twilio_auth_token: str | None = None
     twilio_from_number: str | None = None
     webhook_base_url: str | None = None  # public https base Twilio reaches us at
+    # Where the conversation service's /twilio/stream is, when it is not behind the same
+    # address as our webhooks (services run as separate processes without a gateway).
+    media_stream_base_url: str | None = None
     simulation: bool = False
     host: str = "127.0.0.1"
     port: int = 7860
@@ -55,6 +58,10 @@ class TelephonySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper
         if self.webhook_base_url:
             return self.webhook_base_url.rstrip("/")
         return f"http://{self._reachable_host}:{self.port}"
+
+    @property
+    def stream_base_url(self) -> str:
+        return (self.media_stream_base_url or self.public_base_url).rstrip("/")
 
     @property
     def simulated_api_base_url(self) -> str:
