@@ -14,7 +14,7 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     max_upload_mb: float = 100.0  # larger uploads get 413
     inbox_poll_seconds: float = 2.0  # how often the drop folder is looked at
     publish_chunk_rows: int = 500  # rows validated, then published pipelined, at a time
-    validation_processes: int = 1  # processes validating big files beside the publisher; 0: none
+    validation_processes: int = 0  # processes validating big files beside the publisher
     parallel_min_mb: float = 1.0  # files from this size are validated in those processes
 
     @property

@@ -93,7 +93,7 @@ async def test_a_large_file_streams_through_many_chunks_without_losing_a_row(
     body = csv_body(*rows, bad, *rows[:50])  # the repeats land in later chunks
     environ = {"PUBLISH_CHUNK_ROWS": "37"}
     if validated_in == "a validation process":
-        environ["PARALLEL_MIN_MB"] = "0"
+        environ |= {"VALIDATION_PROCESSES": "1", "PARALLEL_MIN_MB": "0"}
     async with serving(bus, tmp_path, environ) as client:
         report = await upload(client, body)
     counts = report["counts"]

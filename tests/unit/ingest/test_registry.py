@@ -1,4 +1,5 @@
-from uuid import uuid4
+import random
+from uuid import UUID, uuid4
 
 from services.ingest.registry import LeadRegistry
 
@@ -39,3 +40,33 @@ def test_restoring_a_snapshot_forgets_an_event_that_was_not_stored():
     registry.classify(lead, uuid4(), registry.next_import())
     registry.restore(lead, snapshot)
     assert (registry.knows(lead), len(registry)) == (False, 0)
+
+
+def test_the_compact_store_agrees_with_a_plain_dictionary_through_many_merges():
+    registry, model = LeadRegistry(merge_at=16), {}
+    rng = random.Random(7)
+    leads = [uuid4() for _ in range(500)]
+    events = [UUID(int=value) for value in range(1, 6)]
+    this_import = registry.next_import()
+    for _ in range(20_000):
+        lead, event, action = rng.choice(leads), rng.choice(events), rng.random()
+        if action < 0.05:
+            this_import = registry.next_import()
+        elif action < 0.1:
+            registry.restore(lead, None)
+            model.pop(lead, None)
+        else:
+            assert registry.classify(lead, event, this_import) == _expected(
+                model, lead, event, this_import
+            )
+        assert len(registry) == len(model)
+
+
+def _expected(model, lead, event, this_import):
+    previous = model.get(lead)
+    if previous is not None and previous[1] == this_import:
+        return "repeated"
+    model[lead] = (event, this_import)
+    if previous is None:
+        return "new"
+    return "duplicate" if previous[0] == event else "updated"
