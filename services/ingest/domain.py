@@ -87,10 +87,12 @@ def validate_row(
             issues.append(RowIssue(row=row, column="contact_number", message=str(exc)))
     if issues:
         return None, issues
-    lead, warnings = _profile(row, values, phone_number, time_zones)
+    attributes = {
+        name: value for name, position in columns.extras if (value := _cell(cells, position))
+    }
+    lead, warnings = _profile(row, values, phone_number, time_zones, attributes)
     if len(cells) > columns.width and any(cell.strip() for cell in cells[columns.width :]):
         warnings.append(_extra_cells_warning(row, len(cells), columns.width))
-    lead = _with_attributes(lead, cells, columns)
     status = values.get("status", "").casefold() or DEFAULT_STATUS
     lead_id = lead_id_for(phone_number)
     event_id = imported_event_id(lead_id, lead, status)
@@ -103,7 +105,11 @@ def _cell(cells: Sequence[str], position: int) -> str:
 
 
 def _profile(
-    row: int, values: dict[str, str], phone_number: str, time_zones: tuple[str, ...]
+    row: int,
+    values: dict[str, str],
+    phone_number: str,
+    time_zones: tuple[str, ...],
+    attributes: dict[str, str],
 ) -> tuple[LeadProfile, list[RowIssue]]:
     warnings: list[RowIssue] = []
     written_type = values["business_type"]
@@ -134,15 +140,9 @@ def _profile(
         best_call_window=window,
         time_zones=time_zones,
         business_type_original="" if written_type == business_type else written_type,
+        attributes=attributes,
     )
     return lead, warnings
-
-
-def _with_attributes(lead: LeadProfile, cells: Sequence[str], columns: ColumnMap) -> LeadProfile:
-    attributes = {
-        name: value for name, position in columns.extras if (value := _cell(cells, position))
-    }
-    return msgspec.structs.replace(lead, attributes=attributes) if attributes else lead
 
 
 def _warning(row: int, column: str, message: str) -> RowIssue:

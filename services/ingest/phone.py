@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import PhoneNumber, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat, PhoneNumberType
 from phonenumbers import timezone as phone_timezone
+from phonenumbers.phonenumberutil import _number_type_helper
 
 UNKNOWN_ZONE = "Etc/Unknown"  # what phonenumbers.timezone answers when it cannot tell
 NANP_COUNTRY_CODE = 1
@@ -24,7 +25,7 @@ def normalise_phone_number(raw: str, region: str) -> tuple[str, tuple[str, ...]]
     """The number in E.164 and the IANA zones it maps to (empty: unknown).
 
     Same answers as `is_valid_number` plus `time_zones_for_number`, with the number's
-    type worked out once instead of three times: the type is most of the cost.
+    type worked out once instead of four times: the type is most of the cost.
     """
     number = _plain_nanp_number(raw, region)
     if number is None:
@@ -32,7 +33,9 @@ def normalise_phone_number(raw: str, region: str) -> tuple[str, tuple[str, ...]]
             number = phonenumbers.parse(raw, region)
         except phonenumbers.NumberParseException as exc:
             raise InvalidPhoneNumberError(raw, region, _parse_reason(exc, raw, region)) from None
-    number_type = phonenumbers.number_type(number)
+    number_type = _us_number_type(number)
+    if number_type is None:
+        number_type = phonenumbers.number_type(number)
     if number_type == PhoneNumberType.UNKNOWN:
         raise InvalidPhoneNumberError(raw, region, _invalid_reason(number))
     if phonenumbers.is_number_type_geographical(number_type, number.country_code):
@@ -41,6 +44,29 @@ def normalise_phone_number(raw: str, region: str) -> tuple[str, tuple[str, ...]]
         zones = phone_timezone.time_zones_for_number(number)
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     return e164, tuple(zone for zone in zones if zone != UNKNOWN_ZONE)
+
+
+def _us_number_type(number: PhoneNumber) -> int | None:
+    """The type of a valid US number, found in one pass instead of two, else None.
+
+    `number_type` first finds the number's region by testing it against each North
+    American region's patterns, the US first (a US number is the US's when it is valid
+    there), then tests the same patterns again for the type. Testing the US patterns once
+    answers both. This uses phonenumbers' own type test (pinned version; a unit test
+    checks the answers against the public functions): it is a third of a row's cost.
+    """
+    if number.country_code != NANP_COUNTRY_CODE:
+        return None
+    national_number = phonenumbers.national_significant_number(number)
+    number_type: int = _number_type_helper(national_number, _us_metadata())
+    return None if number_type == PhoneNumberType.UNKNOWN else number_type
+
+
+@lru_cache(maxsize=1)
+def _us_metadata() -> PhoneMetadata:
+    metadata = PhoneMetadata.metadata_for_region("US")
+    assert metadata is not None
+    return metadata
 
 
 @lru_cache(maxsize=512)
