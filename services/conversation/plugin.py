@@ -1,0 +1,53 @@
+"""The conversation service as a plugin: the media stream route, its load probe, its watcher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import warnings
+from collections.abc import AsyncIterator, Mapping
+
+from litestar import Router
+from litestar.di import Provide
+from loguru import logger
+
+from libs.events import EventBus
+from libs.runtime.plugin import ServicePlugin
+from libs.runtime.settings import load_settings
+from services.conversation.config import ConversationSettings
+from services.conversation.runtime import ConversationRuntime
+
+
+def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
+    settings = load_settings(ConversationSettings, environ)
+    return plugin_for(ConversationRuntime.from_settings(settings))
+
+
+def plugin_for(runtime: ConversationRuntime) -> ServicePlugin:
+    with warnings.catch_warnings():  # pipecat imports audioop and friends, deprecated on 3.11
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from services.conversation.app import conversation_load, twilio_stream
+
+    router = Router(
+        path="/",
+        route_handlers=[twilio_stream, conversation_load],
+        dependencies={"conversation": Provide(lambda: runtime, sync_to_thread=False)},
+    )
+
+    @contextlib.asynccontextmanager
+    async def workers(_bus: EventBus) -> AsyncIterator[None]:
+        mode = runtime.settings.mode
+        logger.info(
+            "Conversation service: {mode} voices ({detail})",
+            mode=mode,
+            detail="Deepgram, Gemini, Cartesia" if mode == "real" else "simulated STT, policy, TTS",
+        )
+        await asyncio.to_thread(runtime.models.warm_up)  # not on the first call's event loop
+        watcher = asyncio.create_task(runtime.load.watch_loop())
+        try:
+            yield None
+        finally:
+            watcher.cancel()
+            runtime.models.close()
+
+    return ServicePlugin(name="conversation", route_handlers=[router], workers=workers)

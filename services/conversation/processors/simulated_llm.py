@@ -1,0 +1,107 @@
+"""The simulated model: the deterministic sales policy behind Pipecat's LLM service interface.
+
+It reads the same LLMContext a real model gets and answers the same way (text frames, then
+function calls through run_function_calls), so aggregators, tools and events all run the
+production path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from uuid import uuid4
+
+from pipecat.frames.frames import (
+    Frame,
+    FunctionCallFromLLM,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+)
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.llm_service import LLMService
+from pipecat.services.settings import LLMSettings
+
+from libs.events import LeadProfile
+from services.conversation.domain import Agent, Playbook
+from services.conversation.policy import Conversation, next_reply
+
+
+class SimulatedLLMService(LLMService):
+    def __init__(
+        self,
+        *,
+        agent: Agent,
+        lead: LeadProfile,
+        playbook: Playbook,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        **kwargs: object,
+    ) -> None:
+        settings = LLMSettings(
+            model="simulated-sales-policy",
+            system_instruction=None,
+            temperature=None,
+            max_tokens=None,
+            top_p=None,
+            top_k=None,
+            frequency_penalty=None,
+            presence_penalty=None,
+            seed=None,
+            filter_incomplete_user_turns=None,
+            user_turn_completion_config=None,
+        )
+        super().__init__(settings=settings, **kwargs)  # type: ignore[arg-type]
+        self._agent, self._lead, self._playbook, self._clock = agent, lead, playbook, clock
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame):
+            await self._respond(frame.context)
+        else:
+            await self.push_frame(frame, direction)
+
+    async def _respond(self, context: LLMContext) -> None:
+        messages = context.get_messages()
+        if messages and messages[-1].get("role") == "tool":
+            return  # tools that want a follow-up do not exist in this policy
+        prospect_text = next((_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
+        agent_lines = sum(1 for m in messages if m.get("role") == "assistant" and _text(m))
+        reply = next_reply(
+            Conversation(
+                agent=self._agent,
+                lead=self._lead,
+                playbook=self._playbook,
+                agent_lines=agent_lines,
+                prospect_text=prospect_text,
+                now=self._clock(),
+            )
+        )
+        await self.push_frame(LLMFullResponseStartFrame())
+        await self.start_ttfb_metrics()
+        await self.stop_ttfb_metrics()
+        await self._push_llm_text(reply.text)
+        await self.run_function_calls(
+            [
+                FunctionCallFromLLM(
+                    function_name=call.name,
+                    tool_call_id=f"call_{uuid4().hex[:12]}",
+                    arguments=call.arguments,
+                    context=context,
+                )
+                for call in reply.tool_calls
+            ]
+        )
+        await self.push_frame(LLMFullResponseEndFrame())
+
+
+def _text(message: object) -> str:
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""

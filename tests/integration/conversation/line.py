@@ -1,0 +1,166 @@
+"""A Twilio Media Streams client on a real socket, with a scripted prospect on the line.
+
+Sends `connected`, `start` (with the call_id parameter), then one 20 ms mu-law frame
+every 20 ms: the prospect's simulated voice when it speaks, silence otherwise. Each line
+is announced with ProspectSaid, and spoken once the agent has said something new and its
+audio has paused, as a person would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from libs.simulation.protocol import AgentSaid, ProspectSaid, decode_simulation, encode_simulation
+from libs.simulation.speech import SILENCE_FRAME, synthesize_utterance
+
+FRAME_SECONDS = 0.02
+QUIET_SECONDS = 0.4
+
+
+@dataclass
+class Heard:
+    agent_lines: list[str] = field(default_factory=list)
+    agent_audio_bytes: int = 0
+    first_event: str = ""  # the first thing the agent sent: "media" or "simulation"
+    clears: int = 0
+    close_code: int | None = None
+
+
+class ProspectLine:
+    def __init__(
+        self,
+        url: str,
+        call_id: UUID | str,
+        lines: list[str],
+        *,
+        hang_up_during_line: int | None = None,
+        wait_for_agent_first: bool = True,
+    ) -> None:
+        self.url, self.call_id, self.lines = url, str(call_id), lines
+        self.hang_up_during_line = hang_up_during_line
+        self.wait_for_agent_first = wait_for_agent_first
+        self.stream_sid = "MZ" + "0" * 32
+        self.heard = Heard()
+        self._audio = bytearray()
+        self._audio_drained = asyncio.Event()
+        self._agent_spoke = asyncio.Event()
+        self._last_agent_activity = 0.0
+        self._lines_answered = 0
+
+    async def run(self, timeout: float = 60) -> Heard:
+        async with connect(self.url) as socket:
+            await socket.send(json.dumps({"event": "connected", "protocol": "Call"}))
+            await socket.send(json.dumps(self._start()))
+            sender = asyncio.create_task(self._send_audio(socket))
+            receiver = asyncio.create_task(self._receive(socket))
+            speaker = asyncio.create_task(self._speak(socket))
+            try:
+                async with asyncio.timeout(timeout):
+                    done, _ = await asyncio.wait(
+                        {receiver, speaker}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                if speaker in done and speaker.exception() is None and self._hung_up:
+                    await socket.send(json.dumps({"event": "stop", "streamSid": self.stream_sid}))
+                    await socket.close()
+                    return self.heard
+                await receiver  # the agent hangs up: the server closes the stream
+            finally:
+                for task in (sender, receiver, speaker):
+                    task.cancel()
+                await asyncio.gather(sender, receiver, speaker, return_exceptions=True)
+        return self.heard
+
+    _hung_up = False
+
+    async def _speak(self, socket: ClientConnection) -> None:
+        for index, line in enumerate(self.lines):
+            if index > 0 or self.wait_for_agent_first:
+                await self._agent_finished()
+            audio = synthesize_utterance(line, seed=index)
+            await socket.send(encode_simulation(self.stream_sid, ProspectSaid(text=line)))
+            if index == self.hang_up_during_line:
+                self._audio.extend(audio[: len(audio) // 2])
+                self._audio_drained.clear()
+                await self._audio_drained.wait()
+                self._hung_up = True
+                return
+            self._audio.extend(audio)
+        await asyncio.Event().wait()  # nothing more to say: wait for the agent to hang up
+
+    async def _agent_finished(self) -> None:
+        loop = asyncio.get_running_loop()
+        while len(self.heard.agent_lines) <= self._lines_answered:
+            self._agent_spoke.clear()
+            await self._agent_spoke.wait()
+        while (remaining := self._last_agent_activity + QUIET_SECONDS - loop.time()) > 0:
+            self._agent_spoke.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._agent_spoke.wait(), remaining)
+        self._lines_answered = len(self.heard.agent_lines)
+
+    async def _send_audio(self, socket: ClientConnection) -> None:
+        loop = asyncio.get_running_loop()
+        started, sent = loop.time(), 0
+        while True:
+            frame = bytes(self._audio[:160]).ljust(160, b"\xff") if self._audio else SILENCE_FRAME
+            del self._audio[:160]
+            if not self._audio:
+                self._audio_drained.set()
+            payload = base64.b64encode(frame).decode()
+            message = {
+                "event": "media",
+                "streamSid": self.stream_sid,
+                "media": {"payload": payload},
+            }
+            with contextlib.suppress(ConnectionClosed):
+                await socket.send(json.dumps(message))
+            sent += 1
+            await asyncio.sleep(max(0.0, started + sent * FRAME_SECONDS - loop.time()))
+
+    async def _receive(self, socket: ClientConnection) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async for raw in socket:
+                said = decode_simulation(raw)
+                message = json.loads(raw)
+                event = message.get("event", "")
+                self.heard.first_event = self.heard.first_event or event
+                if isinstance(said, AgentSaid):
+                    self.heard.agent_lines.append(said.text)
+                elif event == "media":
+                    self.heard.agent_audio_bytes += len(
+                        base64.b64decode(message["media"]["payload"])
+                    )
+                elif event == "clear":
+                    self.heard.clears += 1
+                    continue
+                else:
+                    continue
+                self._last_agent_activity = loop.time()
+                self._agent_spoke.set()
+        except ConnectionClosed as closed:
+            self.heard.close_code = closed.rcvd.code if closed.rcvd else None
+            return
+        self.heard.close_code = socket.close_code
+
+    def _start(self) -> dict[str, object]:
+        return {
+            "event": "start",
+            "streamSid": self.stream_sid,
+            "start": {
+                "streamSid": self.stream_sid,
+                "accountSid": "AC" + "1" * 32,
+                "callSid": "CA" + "2" * 32,
+                "tracks": ["inbound"],
+                "customParameters": {"call_id": self.call_id},
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+        }

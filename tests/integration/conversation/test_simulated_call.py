@@ -1,0 +1,126 @@
+"""Whole calls over a real websocket: Twilio Media Streams in, events out, hang-up through
+Twilio's REST API (a local fake). Simulated voices; Pipecat's VAD and turn model for real."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from libs.events import CallAnswered, EventBus, LeadOptedOut, OutcomeRecorded, TranscriptFinalized
+from tests.integration.conversation.harness import (
+    ACCOUNT_SID,
+    answered_by_machine,
+    call_requested,
+    conversation_service,
+    watching,
+)
+from tests.integration.conversation.line import ProspectLine
+
+INTERESTED = [
+    "Hello, Rosa speaking.",
+    "Okay, I have a minute. What is this about?",
+    "Yes, that sounds good. Thursday at 10am works for me.",
+]
+
+
+async def test_an_interested_prospect_books_a_meeting_and_the_agent_hangs_up(bus: EventBus):
+    request = call_requested()
+    await bus.publish(request)
+    async with conversation_service(bus) as service, watching(bus, request.call_id) as events:
+        heard = await ProspectLine(service.stream_url, request.call_id, INTERESTED).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded, CallAnswered)
+        await service.twilio.changed.wait()
+
+    assert heard.first_event == "simulation"  # the greeting, before anything the prospect said
+    assert "automated assistant" in heard.agent_lines[0] and "say stop" in heard.agent_lines[0]
+    assert heard.agent_audio_bytes > 0
+    [outcome] = events.of(OutcomeRecorded)
+    thursday_ten = outcome.meeting_time.astimezone(ZoneInfo("America/New_York"))
+    assert (outcome.interest_level, outcome.scheduled_meeting, outcome.source) == (
+        "high",
+        True,
+        "tool",
+    )
+    assert (thursday_ten.strftime("%A"), thursday_ten.hour) == ("Thursday", 10)
+    [transcript] = events.of(TranscriptFinalized)
+    roles = [turn.role for turn in transcript.turns]
+    assert transcript.ended_by == "goodbye"
+    assert [t.text for t in transcript.turns if t.role == "prospect"] == INTERESTED
+    assert roles[0] == roles[-1] == "agent" and roles.count("agent") >= 3
+    assert "booked you in for Thursday at 10:00 AM" in transcript.turns[-1].text
+    assert service.twilio.hang_ups == [
+        {
+            "account": ACCOUNT_SID,
+            "call": "CA" + "2" * 32 + ".json",
+            "status": "completed",
+            "authorization": "Basic ",
+        }
+    ]
+    [answered] = events.of(CallAnswered)
+    assert answered.answered_by == "human"
+
+
+async def test_take_me_off_your_list_records_the_opt_out_and_ends_the_call(bus: EventBus):
+    request = call_requested()
+    await bus.publish(request)
+    lines = ["Hello?", "Please take me off your list."]
+    async with conversation_service(bus) as service, watching(bus, request.call_id) as events:
+        heard = await ProspectLine(service.stream_url, request.call_id, lines).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded, LeadOptedOut)
+
+    [opt_out] = events.of(LeadOptedOut)
+    assert (opt_out.phone_number, opt_out.source, opt_out.call_id) == (
+        request.lead.phone_number,
+        "call",
+        request.call_id,
+    )
+    assert "removed your number" in " ".join(heard.agent_lines[-2:])
+    [transcript] = events.of(TranscriptFinalized)
+    [outcome] = events.of(OutcomeRecorded)
+    assert (transcript.ended_by, outcome.interest_level) == ("opt-out", "low")
+
+
+async def test_a_prospect_who_hangs_up_mid_sentence_still_gets_a_record(bus: EventBus):
+    request = call_requested()
+    await bus.publish(request)
+    lines = ["Hello, Rosa speaking.", "Look, I really do not have time for this today because"]
+    async with conversation_service(bus) as service, watching(bus, request.call_id) as events:
+        await ProspectLine(service.stream_url, request.call_id, lines, hang_up_during_line=1).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    [transcript] = events.of(TranscriptFinalized)
+    [outcome] = events.of(OutcomeRecorded)
+    assert transcript.ended_by == "prospect-hung-up"
+    assert [t.text for t in transcript.turns if t.role == "prospect"] == lines[:1]
+    assert (outcome.source, outcome.interest_level) == ("fallback", "low")
+
+
+async def test_a_voicemail_gets_a_message_with_the_callback_number(bus: EventBus):
+    request = call_requested()
+    await bus.publish(request)
+    await bus.publish(answered_by_machine(request))
+    async with conversation_service(bus) as service, watching(bus, request.call_id) as events:
+        heard = await ProspectLine(service.stream_url, request.call_id, []).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    assert service.runtime.agent.callback_number in heard.agent_lines[0]
+    [transcript] = events.of(TranscriptFinalized)
+    assert transcript.ended_by == "voicemail"
+    assert events.of(CallAnswered) == []  # telephony reported it; not ours to repeat
+
+
+async def test_the_time_limit_ends_the_call_politely(bus: EventBus):
+    request = call_requested(time_limit_seconds=2)
+    await bus.publish(request)
+    async with conversation_service(bus) as service, watching(bus, request.call_id) as events:
+        heard = await ProspectLine(service.stream_url, request.call_id, ["Hello?"]).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    assert "have to end the call" in heard.agent_lines[-1]
+    [transcript] = events.of(TranscriptFinalized)
+    assert transcript.ended_by == "timeout"
+
+
+async def test_an_unknown_call_is_refused(bus: EventBus):
+    async with conversation_service(bus) as service:
+        heard = await ProspectLine(service.stream_url, call_requested().call_id, []).run()
+    assert heard.close_code == 4404
