@@ -87,6 +87,7 @@ async def _import(
         stack.push_async_callback(bus.close)
         await bus.ensure_stream(replicas=runtime.stream_replicas)
         projection = LeadProjection(bus, ingest.registry, ingest.ready)
+        ingest.projection = projection
         await projection.start()
         stack.push_async_callback(projection.stop)
         stack.push_async_callback(ingest.close)

@@ -41,6 +41,7 @@ def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
 @asynccontextmanager
 async def _workers(ingest: Ingest, bus: EventBus) -> AsyncIterator[None]:
     projection = LeadProjection(bus, ingest.registry, ingest.ready)
+    ingest.projection = projection
     await projection.start()
     settings = ingest.settings
     drop_folder = DropFolder(ingest, bus, settings.inbox_dir, settings.inbox_poll_seconds)

@@ -17,6 +17,7 @@ from services.ingest.csv_source import CsvSource
 from services.ingest.importer import Importer, Progress
 from services.ingest.registry import LeadRegistry
 from services.ingest.report import ImportReport
+from services.ingest.worker import LeadProjection
 
 READY_TIMEOUT_SECONDS = 60.0
 
@@ -39,6 +40,7 @@ class Ingest:
     registry: LeadRegistry = field(default_factory=LeadRegistry)
     ready: asyncio.Event = field(default_factory=asyncio.Event)  # the registry caught up
     clock: Callable[[], datetime] = utc_now
+    projection: LeadProjection | None = None  # set once the bus is there
     _pool: ProcessPoolExecutor | None = None
 
     async def import_csv(
@@ -54,6 +56,8 @@ class Ingest:
         source = CsvSource(stream)
         try:
             await asyncio.wait_for(self.ready.wait(), READY_TIMEOUT_SECONDS)
+            if self.projection is not None:
+                await asyncio.wait_for(self.projection.catch_up(), READY_TIMEOUT_SECONDS)
         except TimeoutError:
             raise RegistryNotReadyError(READY_TIMEOUT_SECONDS) from None
         importer = Importer(
@@ -64,7 +68,13 @@ class Ingest:
             chunk_rows=self.settings.publish_chunk_rows,
             pool=self._pool_for(source.size),
         )
-        return await importer.run(source, name=name, strict=strict, progress=progress)
+        if self.projection is not None:
+            self.projection.imports_running += 1
+        try:
+            return await importer.run(source, name=name, strict=strict, progress=progress)
+        finally:
+            if self.projection is not None:
+                self.projection.imports_running -= 1
 
     def _pool_for(self, size: int) -> Executor | None:
         settings = self.settings
