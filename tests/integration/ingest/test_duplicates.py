@@ -1,9 +1,14 @@
 """One number is one lead: within a file, across uploads, across restarts."""
 
+from datetime import UTC, datetime
+
 import pytest
 
+from services.ingest.columns import ColumnMap
+from services.ingest.domain import lead_imported, validate_row
 from tests.integration.ingest.helpers import (
     CSV,
+    HEADER,
     csv_body,
     imported_events,
     lead_row,
@@ -107,3 +112,24 @@ async def test_a_large_file_streams_through_many_chunks_without_losing_a_row(
     }
     events = await imported_events(bus)
     assert len({event.lead_id for event in events}) == len(events) == 400
+
+
+async def test_leads_another_process_imported_meanwhile_are_known_at_the_next_import(bus, tmp_path):
+    async with serving(bus, tmp_path) as client:
+        await upload(client, csv_body(lead_row(1)))
+        # Another ingest process imports lead 2 while this one is idle.
+        columns = ColumnMap.from_header(HEADER.strip().split(","))
+        valid, _ = validate_row(2, lead_row(2).split(","), columns, "US")
+        assert valid is not None
+        await bus.publish(lead_imported(valid, now=datetime.now(UTC), source="elsewhere.csv"))
+        report = await upload(client, csv_body(lead_row(2, contact_name="Changed Here")))
+    assert (report["counts"]["imported"], report["counts"]["updated"]) == (0, 1)
+
+
+async def test_the_api_documents_the_upload_and_template_routes(bus, tmp_path):
+    async with serving(bus, tmp_path) as client:
+        schema = (await client.get("/schema/openapi.json")).json()
+    upload_doc = schema["paths"]["/leads/upload"]["post"]
+    assert upload_doc["summary"] == "Import leads from a CSV file"
+    assert [p["name"] for p in upload_doc["parameters"]] == ["strict"]
+    assert "/leads/template" in schema["paths"]
