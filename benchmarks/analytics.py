@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from libs.events import STREAM_NAME, EmbeddedNatsServer, EventBus
 from services.analytics.config import AnalyticsSettings
-from services.analytics.domain import Period
+from services.analytics.filters import Period
 from services.analytics.rebuild import rebuild
 from services.analytics.reports import statistics as report_statistics
 from services.analytics.store import blocking
@@ -157,6 +157,11 @@ async def main(count: int, rounds: int) -> None:
                         figures[step].append(rate)
                         if latency is not None:
                             report_latency.append(latency)
+                    print(
+                        f"round {round_number + 1}: {step} {figures[step][-1]:,.0f} events/s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             await bus.close()
 
     median = {k: statistics.median(v) for k, v in figures.items()}

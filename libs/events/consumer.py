@@ -214,8 +214,11 @@ class DurableBatchConsumer(DurableConsumer):
         self, messages: list[Msg], batch: list[tuple[AnyEvent, Delivery]], error: Exception
     ) -> None:
         counts = [delivery.delivery_count for _, delivery in batch]
-        if len(messages) > 1 and max(counts) >= self.settings.max_deliveries:
-            for message in messages:  # find the one that cannot succeed
+        if max(counts) >= self.settings.max_deliveries:
+            if len(messages) == 1:
+                await self._dead_letter(messages[0], batch[0][1], error)
+                return
+            for message in messages:  # one at a time: find the one that cannot succeed
                 await self._process(message)
             return
         delay = self._retry_delay(max(counts))

@@ -22,12 +22,28 @@ from libs.runtime.settings import RuntimeSettings, SettingsError, load_settings,
 from services.analytics.config import AnalyticsSettings
 from services.analytics.plugin import build_plugin
 from services.analytics.rebuild import rebuild, wait_for_adoption
+from services.analytics.store import WriterBusyError, take_writer_lock
 
 USAGE = "usage: python -m services.analytics [rebuild]"
 
 
+def service_is_running(settings: AnalyticsSettings) -> bool:
+    try:
+        take_writer_lock(settings.duckdb_file).close()
+    except WriterBusyError:
+        return True
+    return False
+
+
 async def run_rebuild(runtime: RuntimeSettings, settings: AnalyticsSettings) -> int:
     console = Console(stderr=True)
+    if runtime.nats_url is None and service_is_running(settings):
+        # Its embedded nats-server owns the stream files: a second one must not open them.
+        console.print(
+            "error: the running service has its own embedded nats-server; set NATS_URL to the "
+            "address its log gives ('Embedded nats-server ready at ...') and run this again"
+        )
+        return 2
     async with AsyncExitStack() as stack:
         bus = await connect_bus(runtime, stack, "analytics-rebuild")
         with Progress(

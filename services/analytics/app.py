@@ -10,8 +10,8 @@ from litestar.exceptions import HTTPException
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
-from services.analytics.domain import InvalidFilterError, Period, parse_period
 from services.analytics.exports import stream_csv, stream_parquet
+from services.analytics.filters import InvalidFilterError, Period, parse_period
 from services.analytics.reports import Statistics, find_campaigns, statistics
 from services.analytics.store import ProjectionStore, blocking
 

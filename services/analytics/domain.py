@@ -1,4 +1,4 @@
-"""Pure projection logic: events folded into table rows, results cells, report filters.
+"""Pure projection logic: events folded into table rows, and the results file's cells.
 
 A batch of events becomes at most one row per key and table, merged in stream order with
 the same rule the database applies across batches, so that where a batch boundary falls
@@ -8,7 +8,7 @@ never changes the tables (incremental projection and a full rebuild agree).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from uuid import UUID
 
 import msgspec
@@ -33,6 +33,17 @@ from libs.events.model import (
     OutcomeRecorded,
     TranscriptFinalized,
 )
+from services.analytics.rows import (
+    CallRow,
+    CampaignLeadRow,
+    CampaignRow,
+    LeadRow,
+    OptOutRow,
+    OutcomeRow,
+    TranscriptRow,
+    TurnRow,
+    utc,
+)
 
 # The original system's results columns, in its order, then how often the lead was called.
 RESULT_COLUMNS = (
@@ -55,111 +66,6 @@ RESULT_COLUMNS = (
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def utc(moment: datetime) -> datetime:
-    """In UTC. Tables hold naive UTC (DuckDB's TIMESTAMP, no time-zone extension needed):
-    a UTC value reaches them as `...Z`, which DuckDB reads as that same wall time."""
-    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-
-
-def naive_utc(moment: datetime) -> datetime:
-    return utc(moment).replace(tzinfo=None)
-
-
-class LeadRow(msgspec.Struct, kw_only=True):
-    lead_id: UUID
-    phone_number: str
-    business_name: str
-    contact_name: str
-    business_type: str
-    company_size: str
-    current_challenges: str
-    best_call_time: str
-    business_type_original: str
-    imported_status: str | None  # the uploaded CSV's status column
-    source: str | None
-    imported_at: datetime | None  # None: known only from a call request
-
-
-class CampaignRow(msgspec.Struct, kw_only=True):
-    campaign_id: UUID
-    name: str | None = None
-    status: str | None = None  # running, paused, stopped, finished
-    status_at: datetime | None = None  # when it took that status: a late copy cannot undo it
-    started_at: datetime | None = None
-    max_concurrent_calls: int | None = None
-    paused_at: datetime | None = None
-    pause_reason: str | None = None
-    stopped_at: datetime | None = None
-    stop_reason: str | None = None
-    finished_at: datetime | None = None
-
-
-class CampaignLeadRow(msgspec.Struct, frozen=True, kw_only=True):
-    campaign_id: UUID
-    lead_id: UUID
-
-
-class CallRow(msgspec.Struct, kw_only=True):
-    call_id: UUID
-    lead_id: UUID
-    campaign_id: UUID
-    attempt: int | None = None
-    requested_at: datetime | None = None
-    time_limit_seconds: int | None = None
-    provider: str | None = None
-    provider_call_id: str | None = None
-    placed_at: datetime | None = None
-    answered_at: datetime | None = None
-    answered_by: str | None = None
-    failed_at: datetime | None = None
-    failure_reason: str | None = None
-    failure_detail: str | None = None
-    provider_error_code: int | None = None
-    completed_at: datetime | None = None
-    duration_seconds: float | None = None
-
-
-class TurnRow(msgspec.Struct, kw_only=True):
-    role: str
-    text: str
-    started_at: datetime
-    ended_at: datetime
-    response_latency_seconds: float | None
-
-
-class TranscriptRow(msgspec.Struct, kw_only=True):
-    call_id: UUID
-    lead_id: UUID
-    campaign_id: UUID
-    finalized_at: datetime
-    duration_seconds: float
-    ended_by: str
-    turns: list[TurnRow]
-
-
-class OutcomeRow(msgspec.Struct, kw_only=True):
-    call_id: UUID
-    lead_id: UUID
-    campaign_id: UUID
-    recorded_at: datetime
-    conversation_summary: str
-    interest_level: str
-    scheduled_meeting: bool
-    meeting_time: datetime | None
-    next_steps: str
-    notes: str
-    source: str
-
-
-class OptOutRow(msgspec.Struct, kw_only=True):
-    lead_id: UUID
-    phone_number: str
-    opted_out_at: datetime
-    source: str
-    call_id: UUID | None
-    campaign_id: UUID | None
 
 
 def merge_campaign(older: CampaignRow, newer: CampaignRow) -> CampaignRow:
@@ -421,43 +327,3 @@ def continues(last_sequence: int, sequences: Sequence[int]) -> bool:
 def neutralise_cell(text: str) -> str:
     """Prefix a would-be formula with a quote, so a spreadsheet shows it as text (OWASP)."""
     return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
-
-
-class InvalidFilterError(ValueError):
-    """A report filter that cannot be applied; names the query parameter at fault."""
-
-    def __init__(self, parameter: str, reason: str) -> None:
-        super().__init__(f"{parameter}: {reason}")
-        self.parameter, self.reason = parameter, reason
-
-
-class Period(msgspec.Struct, frozen=True, kw_only=True):
-    """Calls made from `start` (inclusive) until `end` (exclusive), both naive UTC."""
-
-    start: datetime | None = None
-    end: datetime | None = None
-
-
-def parse_moment(parameter: str, text: str, *, end_of_day: bool) -> datetime:
-    """An ISO date or date-time; a bare date as an end includes that whole day."""
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            moment = datetime.combine(day, time(), tzinfo=UTC)
-            return naive_utc(moment + timedelta(days=1) if end_of_day else moment)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidFilterError(
-            parameter, f"{text!r} is not an ISO date (2026-03-31) or date-time"
-        ) from None
-    return naive_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-
-
-def parse_period(start: str | None, end: str | None) -> Period:
-    period = Period(
-        start=parse_moment("from", start, end_of_day=False) if start else None,
-        end=parse_moment("to", end, end_of_day=True) if end else None,
-    )
-    if period.start and period.end and period.start >= period.end:
-        raise InvalidFilterError("to", f"{end!r} is not after from={start!r}")
-    return period

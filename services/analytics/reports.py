@@ -12,7 +12,7 @@ from uuid import UUID
 import duckdb
 import msgspec
 
-from services.analytics.domain import Period
+from services.analytics.filters import Period
 
 # A call's final word, in the original system's vocabulary plus the carrier's reasons.
 CALL_STATUS = """

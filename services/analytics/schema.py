@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-from services.analytics.domain import (
+from services.analytics.rows import (
     CallRow,
     CampaignLeadRow,
     CampaignRow,

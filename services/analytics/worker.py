@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import duckdb
 from loguru import logger
 from nats.js.errors import NotFoundError
 
@@ -117,8 +119,15 @@ async def keep_results_file(projector: Projector, path: Path, interval: float) -
             await projector.adopt_rebuild()  # a rebuild may be waiting while nothing happens
             continue
         projector.changed.clear()
-        await write_results(projector.store, path)
-        await asyncio.sleep(interval)  # pace: bursts of batches write the file once
+        started = time.monotonic()
+        try:
+            await write_results(projector.store, path)
+        except (OSError, duckdb.Error):  # a full disk must not stop the projection
+            logger.exception("Could not write the results file {path}", path=str(path))
+            projector.changed.set()  # try again at the next round
+        # Pace: a burst of batches writes the file once, and a big file that takes long to
+        # write is rewritten less often, so that it never costs more than a fifth of a core.
+        await asyncio.sleep(max(interval, 4 * (time.monotonic() - started)))
 
 
 async def write_results(store: ProjectionStore, path: Path) -> None:

@@ -51,7 +51,7 @@ async def test_batches_arrive_in_stream_order_and_are_acked_together(bus: EventB
     assert (info.num_pending, info.num_ack_pending) == (0, 0)
 
 
-async def test_a_failed_batch_is_redelivered_whole(bus: EventBus):
+async def test_a_failed_batch_is_redelivered_and_then_acked(bus: EventBus):
     events = [lead_imported(lead_id=uuid4()) for _ in range(3)]
     await bus.publish_many(events)
     handler = BatchRecorder(fail_batches=1)

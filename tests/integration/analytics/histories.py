@@ -46,7 +46,7 @@ class History:
 
     def profile(self, number: int) -> LeadProfile:
         return LeadProfile(
-            phone_number=f"+1202555{number:04d}"[:12] if number < 10_000 else f"+1415{number:07d}",
+            phone_number=f"+1415{number:07d}",
             business_name=f"Business {number}",
             contact_name=f"Contact {number}",
             business_type=self.random.choice(BUSINESS_TYPES),

@@ -359,3 +359,14 @@ async def test_downloads_follow_the_filters_and_come_as_parquet(service, tmp_pat
         names = connection.execute(f"SELECT contact_name FROM '{path}' ORDER BY ALL").fetchall()
     assert tuple(columns) == RESULT_COLUMNS
     assert len(names) == 3  # Dan is not in the campaign
+
+
+async def test_the_routes_are_documented_with_their_filters(service):
+    client, _, _ = service
+    schema = (await client.get("/schema/openapi.json")).json()
+    download = schema["paths"]["/results/download"]["get"]
+    assert [p["name"] for p in download["parameters"]] == ["campaign", "from", "to", "format"]
+    statistics = schema["paths"]["/results/statistics"]["get"]
+    assert statistics["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Statistics"
+    }

@@ -1,0 +1,113 @@
+"""The rows the projection writes, one struct per table (the tables derive from these)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+import msgspec
+
+
+def utc(moment: datetime) -> datetime:
+    """In UTC. Tables hold naive UTC (DuckDB's TIMESTAMP, no time-zone extension needed):
+    a UTC value reaches them as `...Z`, which DuckDB reads as that same wall time."""
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+def naive_utc(moment: datetime) -> datetime:
+    return utc(moment).replace(tzinfo=None)
+
+
+class LeadRow(msgspec.Struct, kw_only=True):
+    lead_id: UUID
+    phone_number: str
+    business_name: str
+    contact_name: str
+    business_type: str
+    company_size: str
+    current_challenges: str
+    best_call_time: str
+    business_type_original: str
+    imported_status: str | None  # the uploaded CSV's status column
+    source: str | None
+    imported_at: datetime | None  # None: known only from a call request
+
+
+class CampaignRow(msgspec.Struct, kw_only=True):
+    campaign_id: UUID
+    name: str | None = None
+    status: str | None = None  # running, paused, stopped, finished
+    status_at: datetime | None = None  # when it took that status: a late copy cannot undo it
+    started_at: datetime | None = None
+    max_concurrent_calls: int | None = None
+    paused_at: datetime | None = None
+    pause_reason: str | None = None
+    stopped_at: datetime | None = None
+    stop_reason: str | None = None
+    finished_at: datetime | None = None
+
+
+class CampaignLeadRow(msgspec.Struct, frozen=True, kw_only=True):
+    campaign_id: UUID
+    lead_id: UUID
+
+
+class CallRow(msgspec.Struct, kw_only=True):
+    call_id: UUID
+    lead_id: UUID
+    campaign_id: UUID
+    attempt: int | None = None
+    requested_at: datetime | None = None
+    time_limit_seconds: int | None = None
+    provider: str | None = None
+    provider_call_id: str | None = None
+    placed_at: datetime | None = None
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    failed_at: datetime | None = None
+    failure_reason: str | None = None
+    failure_detail: str | None = None
+    provider_error_code: int | None = None
+    completed_at: datetime | None = None
+    duration_seconds: float | None = None
+
+
+class TurnRow(msgspec.Struct, kw_only=True):
+    role: str
+    text: str
+    started_at: datetime
+    ended_at: datetime
+    response_latency_seconds: float | None
+
+
+class TranscriptRow(msgspec.Struct, kw_only=True):
+    call_id: UUID
+    lead_id: UUID
+    campaign_id: UUID
+    finalized_at: datetime
+    duration_seconds: float
+    ended_by: str
+    turns: list[TurnRow]
+
+
+class OutcomeRow(msgspec.Struct, kw_only=True):
+    call_id: UUID
+    lead_id: UUID
+    campaign_id: UUID
+    recorded_at: datetime
+    conversation_summary: str
+    interest_level: str
+    scheduled_meeting: bool
+    meeting_time: datetime | None
+    next_steps: str
+    notes: str
+    source: str
+
+
+class OptOutRow(msgspec.Struct, kw_only=True):
+    lead_id: UUID
+    phone_number: str
+    opted_out_at: datetime
+    source: str
+    call_id: UUID | None
+    campaign_id: UUID | None
