@@ -21,11 +21,12 @@ USAGE = "usage: python -m services [serve | demo]"
 
 def all_plugins(environ: Mapping[str, str]) -> list[ServicePlugin]:
     # Imported here so that a process running one service never imports the others.
+    from services.ingest.plugin import build_plugin as ingest
     from services.scheduler.plugin import build_plugin as scheduler
     from services.telephony.plugin import build_plugin as telephony
 
     environ = with_simulation_token(environ)
-    return [scheduler(environ), telephony(environ)]
+    return [ingest(environ), scheduler(environ), telephony(environ)]
 
 
 def with_simulation_token(environ: Mapping[str, str]) -> dict[str, str]:
