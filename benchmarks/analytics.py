@@ -5,7 +5,8 @@ become conversations with transcripts and outcomes, opt-outs), then measures on 
 one stream, in events/s:
 
 - raw consume: bare nats-py, a durable pull consumer, fetch 256 and ack each (the same
-  baseline as benchmarks/bus.py), and an ephemeral no-ack reader like the rebuild's;
+  baseline as benchmarks/bus.py); an ephemeral no-ack consumer read with `fetch`; and the
+  rebuild's own reader (pull requests by hand) with nothing done to the messages;
 - incremental: the analytics service's projection (batch consumer, DuckDB, results CSV
   rewritten every second) from the first event to the last;
 - incremental while reporting: the same, with a client asking for statistics in a loop
@@ -37,6 +38,7 @@ from libs.events import STREAM_NAME, EmbeddedNatsServer, EventBus
 from services.analytics.config import AnalyticsSettings
 from services.analytics.filters import Period
 from services.analytics.rebuild import rebuild
+from services.analytics.replay import Puller
 from services.analytics.reports import statistics as report_statistics
 from services.analytics.store import blocking
 from services.analytics.worker import AnalyticsWorkers
@@ -93,6 +95,26 @@ async def raw_unacked(bus: EventBus, count: int, batch: int = 5000) -> float:
     return count / elapsed
 
 
+async def raw_rebuild_reader(bus: EventBus, count: int, batch: int = 5000) -> float:
+    """The rebuild's own reader (pull requests by hand), without decoding or writing."""
+    info = await bus.js.add_consumer(
+        STREAM_NAME,
+        ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, mem_storage=True
+        ),
+    )
+    puller = Puller(bus, info.name, batch, timeout=2.0)
+    await puller.start()
+    started = time.perf_counter()
+    received = 0
+    while received < count:
+        received += len(await puller.next_batch())
+    elapsed = time.perf_counter() - started
+    await puller.stop()
+    await bus.js.delete_consumer(STREAM_NAME, info.name)
+    return count / elapsed
+
+
 async def incremental(
     bus: EventBus, directory: Path, last: int, *, reporting: bool
 ) -> tuple[float, float | None]:
@@ -132,7 +154,8 @@ async def full_rebuild(bus: EventBus, directory: Path) -> float:
 async def main(count: int, rounds: int) -> None:
     logger.remove()
     figures: dict[str, list[float]] = {
-        k: [] for k in ("raw_acked", "raw_unacked", "incremental", "reporting", "rebuild")
+        k: []
+        for k in ("raw_acked", "raw_unacked", "raw_puller", "incremental", "reporting", "rebuild")
     }
     report_latency: list[float] = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -142,12 +165,21 @@ async def main(count: int, rounds: int) -> None:
             last = await publish(bus, count)
             for round_number in range(rounds):
                 # Alternate the order, so drift on a shared machine hits every path alike.
-                steps = ["raw_acked", "raw_unacked", "incremental", "reporting", "rebuild"]
+                steps = [
+                    "raw_acked",
+                    "raw_unacked",
+                    "raw_puller",
+                    "incremental",
+                    "reporting",
+                    "rebuild",
+                ]
                 for step in steps if round_number % 2 == 0 else reversed(steps):
                     if step == "raw_acked":
                         figures[step].append(await raw_acked(bus, last))
                     elif step == "raw_unacked":
                         figures[step].append(await raw_unacked(bus, last))
+                    elif step == "raw_puller":
+                        figures[step].append(await raw_rebuild_reader(bus, last))
                     elif step == "rebuild":
                         figures[step].append(await full_rebuild(bus, directory))
                     else:
@@ -167,16 +199,17 @@ async def main(count: int, rounds: int) -> None:
     median = {k: statistics.median(v) for k, v in figures.items()}
     baseline = median["raw_acked"]
     print(f"{last:,} events of a realistic mix, median of {rounds} rounds")
-    print(f"{'path':<44}{'events/s':>10}{'vs raw':>8}")
+    print(f"{'path':<48}{'events/s':>10}{'vs raw':>8}")
     rows = (
         ("raw consume (durable pull, fetch 256, ack)", "raw_acked"),
         ("raw consume (ephemeral pull, no acks)", "raw_unacked"),
+        ("raw consume (the rebuild's reader, no decode)", "raw_puller"),
         ("incremental projection", "incremental"),
         ("incremental, statistics asked in a loop", "reporting"),
         ("full rebuild (replay into a new file)", "rebuild"),
     )
     for label, key in rows:
-        print(f"{label:<44}{median[key]:>10,.0f}{median[key] / baseline:>8.0%}")
+        print(f"{label:<48}{median[key]:>10,.0f}{median[key] / baseline:>8.0%}")
     print(f"statistics latency while projecting: median {statistics.median(report_latency):.2f}s")
 
 

@@ -58,7 +58,7 @@ def apply_chunk(connection: duckdb.DuckDBPyConnection, chunk: Chunk) -> None:
 
 
 async def replay_into(
-    bus: EventBus, target: Path, progress: Progress, *, batch_size: int = 5000
+    bus: EventBus, target: Path, progress: Progress, *, batch_size: int = 20_000
 ) -> tuple[int, int]:
     """Build a projection file from the first event on. Returns (events, last sequence)."""
     first, last = await stream_bounds(bus)

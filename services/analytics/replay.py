@@ -37,7 +37,7 @@ async def stream_bounds(bus: EventBus) -> tuple[int, int]:
     return info.state.first_seq, info.state.last_seq
 
 
-class _Puller:
+class Puller:
     """Pull requests sent by hand to one inbox with a callback subscription.
 
     nats-py's `fetch` waits on each message with its own timeout, which costs more than
@@ -114,7 +114,7 @@ async def read_stream(
             num_replicas=1,
         ),
     )
-    puller = _Puller(bus, info.name, batch_size, idle_timeout)
+    puller = Puller(bus, info.name, batch_size, idle_timeout)
     await puller.start()
     try:
         sequence = start - 1
