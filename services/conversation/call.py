@@ -39,10 +39,12 @@ from services.conversation.domain import (
 )
 from services.conversation.load import LoadMonitor
 from services.conversation.models import SharedModels
+from services.conversation.processors.input_audio_sink import InputAudioSink
 from services.conversation.providers import Stream, build_services
 from services.conversation.tools import CallState, build_tools
 
 SAMPLE_RATE = 8000
+OUT_CHUNKS_10MS = 8  # agent audio leaves 80 ms at a time: fewer sends, same real-time pace
 
 
 class Call:
@@ -99,6 +101,7 @@ class Call:
                 audio_in_enabled=True,
                 audio_out_enabled=True,
                 add_wav_header=False,
+                audio_out_10ms_chunks=OUT_CHUNKS_10MS,
                 serializer=self.stream.serializer,
                 allowed_origins=[],
             ),
@@ -121,6 +124,7 @@ class Call:
                 transport.input(),
                 stt,
                 aggregators.user(),
+                InputAudioSink(),
                 llm,
                 tts,
                 self.load.frame_pacing(transport.output()),

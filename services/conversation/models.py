@@ -45,7 +45,23 @@ class SharedModels:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="smart-turn")
 
     def warm_up(self) -> None:
-        _ = self.vad_session, self.turn_session
+        """Open the sessions and import what the first call would otherwise import on the
+        event loop (seconds of stutter for every live call)."""
+        import aiohttp  # noqa: F401  (the serializer's hang-up request)
+        import numpy as np
+        from pipecat.adapters.llm.services.open_ai_adapter import OpenAILLMAdapter  # noqa: F401
+
+        analyzer = self.turn_analyzer()
+        analyzer.set_sample_rate(8000)
+        analyzer._predict_endpoint(np.zeros(8000, dtype=np.float32))
+        self.vad_session.run(
+            None,
+            {
+                "input": np.zeros((1, 288), dtype=np.float32),
+                "state": np.zeros((2, 1, 128), dtype=np.float32),
+                "sr": np.array(8000, dtype=np.int64),
+            },
+        )
 
     def vad_analyzer(self, params: VADParams | None = None) -> VADAnalyzer:
         return SharedSileroVADAnalyzer(self.vad_session, params=params)

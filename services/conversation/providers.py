@@ -9,6 +9,7 @@ from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from services.conversation.config import ConversationSettings
 from services.conversation.domain import Agent, Playbook, system_prompt
+from services.conversation.processors.batching_serializer import BatchingTwilioSerializer
 from services.conversation.processors.simulated_llm import SimulatedLLMService
 from services.conversation.processors.simulated_stt import SimulatedSTTService
 from services.conversation.processors.simulated_tts import SimulatedTTSService
@@ -76,7 +77,7 @@ def build_serializer(
     settings: ConversationSettings, stream_sid: str, call_sid: str
 ) -> TwilioFrameSerializer:
     serializer_type = (
-        TwilioFrameSerializer if settings.mode == "real" else SimulationTwilioSerializer
+        BatchingTwilioSerializer if settings.mode == "real" else SimulationTwilioSerializer
     )
     return serializer_type(
         stream_sid=stream_sid,

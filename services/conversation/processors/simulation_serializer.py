@@ -7,14 +7,14 @@ ProspectSaid out of the stream as a transport message for the simulated speech-t
 from __future__ import annotations
 
 from pipecat.frames.frames import Frame, InputTransportMessageFrame
-from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from libs.simulation.protocol import ProspectSaid, decode_simulation
+from services.conversation.processors.batching_serializer import BatchingTwilioSerializer
 
 PROSPECT_SAID_KEY = "prospect_said"
 
 
-class SimulationTwilioSerializer(TwilioFrameSerializer):
+class SimulationTwilioSerializer(BatchingTwilioSerializer):
     async def deserialize(self, data: str | bytes) -> Frame | None:
         # Cheap test first: only side-channel messages carry the word, media never does.
         if b"simulation" in data if isinstance(data, bytes) else "simulation" in data[:40]:
