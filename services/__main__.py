@@ -21,12 +21,15 @@ USAGE = "usage: python -m services [serve | demo]"
 
 def all_plugins(environ: Mapping[str, str]) -> list[ServicePlugin]:
     # Imported here so that a process running one service never imports the others.
+    from services.analytics.plugin import build_plugin as analytics
+    from services.conversation.plugin import build_plugin as conversation
     from services.ingest.plugin import build_plugin as ingest
     from services.scheduler.plugin import build_plugin as scheduler
     from services.telephony.plugin import build_plugin as telephony
 
     environ = with_simulation_token(environ)
-    return [ingest(environ), scheduler(environ), telephony(environ)]
+    builders = (ingest, scheduler, telephony, conversation, analytics)
+    return [build(environ) for build in builders]
 
 
 def with_simulation_token(environ: Mapping[str, str]) -> dict[str, str]:

@@ -7,6 +7,7 @@ showing one live progress line instead of a scrolling log.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ class DemoError(RuntimeError):
 
 
 async def run_demo(base_url: str, leads_csv: Path, results_csv: Path, token: str | None) -> None:
-    console = Console(stderr=False)
+    # Tables need room; a log file or a pipe gets it, a real terminal keeps its own width.
+    console = Console(width=None if sys.stdout.isatty() else 120)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as api:
         await import_leads(api, console, leads_csv)
