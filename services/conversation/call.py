@@ -21,6 +21,7 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.turns.user_mute import MuteUntilFirstBotCompleteUserMuteStrategy
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
@@ -117,6 +118,8 @@ class Call:
                 vad_analyzer=self.models.vad_analyzer(),
                 user_turn_strategies=strategies,
                 user_idle_timeout=self.settings.silence_timeout_seconds,
+                # The disclosure is heard in full: a "Hello?" over it does not cut it off.
+                user_mute_strategies=[MuteUntilFirstBotCompleteUserMuteStrategy()],
             ),
         )
         pipeline = Pipeline(

@@ -120,6 +120,22 @@ async def test_the_time_limit_ends_the_call_politely(bus: EventBus):
     assert transcript.ended_by == "timeout"
 
 
+async def test_hello_over_the_greeting_does_not_cut_the_disclosure_short(bus: EventBus):
+    request = call_requested()
+    await bus.publish(request)
+    lines = ["Hello?", "Sorry, we are not interested. Thanks anyway."]
+    service_context = conversation_service(bus, simulated_seconds_per_character=0.02)
+    async with service_context as service, watching(bus, request.call_id) as events:
+        line = ProspectLine(service.stream_url, request.call_id, lines, wait_for_agent_first=False)
+        await line.run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    [transcript] = events.of(TranscriptFinalized)
+    assert transcript.turns[0].text.endswith("say stop and I will remove your number.")
+    [outcome] = events.of(OutcomeRecorded)
+    assert (transcript.ended_by, outcome.interest_level) == ("goodbye", "low")
+
+
 async def test_an_unknown_call_is_refused(bus: EventBus):
     async with conversation_service(bus) as service:
         heard = await ProspectLine(service.stream_url, call_requested().call_id, []).run()
