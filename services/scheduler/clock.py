@@ -31,15 +31,22 @@ class SimulatedClock:
 
     def __init__(self, start: datetime) -> None:
         self._offset = start - datetime.now(UTC)
+        self._skips: list[tuple[datetime, timedelta]] = []  # (landed at, skipped)
 
     def __call__(self) -> datetime:
         return datetime.now(UTC) + self._offset
 
     def skip_to(self, moment: datetime) -> timedelta:
         skipped = moment - self()
-        if skipped > timedelta(0):
-            self._offset += skipped
-        return max(skipped, timedelta(0))
+        if skipped <= timedelta(0):
+            return timedelta(0)
+        self._offset += skipped
+        self._skips.append((moment, skipped))
+        return skipped
+
+    def skipped_since(self, moment: datetime) -> timedelta:
+        """Simulated time skipped after `moment`: a call live across a skip did not last it."""
+        return sum((skipped for landed, skipped in self._skips if landed > moment), timedelta(0))
 
 
 def next_weekday_start(today: datetime) -> datetime:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from uuid import UUID, uuid4, uuid5
@@ -109,6 +110,8 @@ def start_campaign(
             "no valid time zone for this number"
         ):
             excluded["no valid time zone"] += 1
+        elif request.rules.effective_window(profile.best_call_window) is None:
+            excluded["best call time outside the calling hours"] += 1
         elif request.max_leads is not None and len(selected) >= request.max_leads:
             excluded["beyond max_leads"] += 1
         else:
@@ -141,9 +144,21 @@ def start_campaign(
     return [*parts, started], dict(excluded)
 
 
-def decide(state: SchedulerState, now: datetime, limits: DispatchLimits) -> list[Event]:
-    """Everything that should happen now: time-outs, brakes, finishes, the next call."""
-    events: list[Event] = [*time_out_calls(state, now, limits)]
+def no_time_skipped(_: datetime) -> timedelta:
+    return timedelta(0)
+
+
+def decide(
+    state: SchedulerState,
+    now: datetime,
+    limits: DispatchLimits,
+    skipped_since: Callable[[datetime], timedelta] = no_time_skipped,
+) -> list[Event]:
+    """Everything that should happen now: time-outs, brakes, finishes, the next call.
+
+    `skipped_since(t)` is how much a simulated clock jumped after `t`: time no call lived.
+    """
+    events: list[Event] = [*time_out_calls(state, now, limits, skipped_since)]
     for campaign in state.campaigns.values():
         if campaign.state != "running":
             continue
@@ -157,7 +172,10 @@ def decide(state: SchedulerState, now: datetime, limits: DispatchLimits) -> list
 
 
 def time_out_calls(
-    state: SchedulerState, now: datetime, limits: DispatchLimits
+    state: SchedulerState,
+    now: datetime,
+    limits: DispatchLimits,
+    skipped_since: Callable[[datetime], timedelta] = no_time_skipped,
 ) -> list[CallFailed]:
     deadline = limits.call_timeout + limits.timeout_margin
     return [
@@ -171,7 +189,8 @@ def time_out_calls(
             detail=f"no final status {deadline.total_seconds():.0f}s after the request",
         )
         for call_id in sorted(state.live_call_ids)
-        if (call := state.calls[call_id]).requested_at + deadline <= now
+        if (call := state.calls[call_id]).requested_at + deadline + skipped_since(call.requested_at)
+        <= now
     ]
 
 

@@ -130,7 +130,7 @@ class Scheduler:
         )
         while True:
             now = self.clock()
-            events = decide(self.state, now, self.limits)
+            events = decide(self.state, now, self.limits, self._skipped_since)
             if events:
                 try:
                     await self.publish(events)
@@ -144,15 +144,18 @@ class Scheduler:
             await self._wait_for_change(seconds)
 
     def _skip_idle_time(self, now: datetime, seconds: float) -> bool:
-        """In simulation, nobody waits for a window or a retry: jump the clock to it."""
-        if not isinstance(self.clock, SimulatedClock) or self.state.live_call_ids:
+        """In simulation nobody waits for a window or a retry: jump the clock to it.
+
+        Calls already live go on meanwhile; their time-outs discount the skipped time.
+        """
+        if not isinstance(self.clock, SimulatedClock):
             return False
-        moment = self._next_decision_moment(now)
+        moment = self._next_dispatch_moment(now)
         if moment is None or moment - now < timedelta(seconds=2):
             return False
         skipped = self.clock.skip_to(moment)
         logger.info(
-            "Simulated clock skipped {minutes:.0f} min ahead to {moment} (nothing live)",
+            "Simulated clock skipped {minutes:.0f} min ahead to {moment}",
             minutes=skipped.total_seconds() / 60,
             moment=f"{moment:%a %H:%M} UTC",
         )
@@ -169,16 +172,30 @@ class Scheduler:
             return LONGEST_NAP
         return min(max((moment - now).total_seconds(), 0.01), LONGEST_NAP)
 
-    def _next_decision_moment(self, now: datetime) -> datetime | None:
-        moments: list[datetime] = []
-        for campaign in self.state.campaigns.values():
-            if campaign.state == "running" and campaign.queue:
-                moments.append(max(campaign.queue[0][0], self._next_pace_slot(now)))
-        deadline = self.limits.call_timeout + self.limits.timeout_margin
-        moments.extend(
-            self.state.calls[c].requested_at + deadline for c in self.state.live_call_ids
-        )
+    def _next_dispatch_moment(self, now: datetime) -> datetime | None:
+        moments = [
+            max(campaign.queue[0][0], self._next_pace_slot(now))
+            for campaign in self.state.campaigns.values()
+            if campaign.state == "running" and campaign.queue
+        ]
         return min(moments, default=None)
+
+    def _next_decision_moment(self, now: datetime) -> datetime | None:
+        deadline = self.limits.call_timeout + self.limits.timeout_margin
+        moments = [
+            self.state.calls[c].requested_at
+            + deadline
+            + self._skipped_since(self.state.calls[c].requested_at)
+            for c in self.state.live_call_ids
+        ]
+        if (dispatch := self._next_dispatch_moment(now)) is not None:
+            moments.append(dispatch)
+        return min(moments, default=None)
+
+    def _skipped_since(self, moment: datetime) -> timedelta:
+        if isinstance(self.clock, SimulatedClock):
+            return self.clock.skipped_since(moment)
+        return timedelta(0)
 
     def _next_pace_slot(self, now: datetime) -> datetime:
         last = self.state.last_dispatch_at

@@ -77,9 +77,11 @@ def start(
     return events[-1].campaign_id
 
 
-def step(state: SchedulerState, now: datetime, limits: DispatchLimits = FAST) -> list[Event]:
+def step(
+    state: SchedulerState, now: datetime, limits: DispatchLimits = FAST, skipped_since=None
+) -> list[Event]:
     """One dispatcher decision, folded back into the state as the dispatcher does."""
-    events = decide(state, now, limits)
+    events = decide(state, now, limits, *([skipped_since] if skipped_since else []))
     for event in events:
         state.apply(event)  # type: ignore[arg-type]
     return events

@@ -1,9 +1,15 @@
-from datetime import timedelta
+from datetime import time, timedelta
 from uuid import uuid4
 
 import pytest
 
-from libs.events import CampaignFinished, CampaignPaused, CampaignStopped, LeadOptedOut
+from libs.events import (
+    CampaignFinished,
+    CampaignPaused,
+    CampaignStopped,
+    LeadOptedOut,
+    TimeWindow,
+)
 from services.scheduler.domain import (
     DispatchLimits,
     NoLeadsSelectedError,
@@ -232,6 +238,7 @@ def test_selection_says_why_leads_were_left_out():
         imported(5, status="called"),
         imported(6),
         imported(7),
+        imported(8, best=TimeWindow(start=time(7), end=time(9))),
     )
     state.apply(
         LeadOptedOut(
@@ -260,6 +267,7 @@ def test_selection_says_why_leads_were_left_out():
         "no valid time zone": 1,
         "already called": 1,
         "beyond max_leads": 1,
+        "best call time outside the calling hours": 1,
     }
     state.apply(event)
     with pytest.raises(NoLeadsSelectedError, match="2 in another running campaign"):
@@ -333,3 +341,18 @@ def test_a_carrier_clock_behind_ours_does_not_shorten_the_backoff():
     state.apply(failed(call, "busy", T0 - timedelta(days=2)))  # stamped by a slower clock
     assert dial_all(state, T0 + timedelta(minutes=29), steps=2) == []
     assert dial_all(state, T0 + timedelta(minutes=31), steps=1)[0].attempt == 2
+
+
+def test_time_a_simulated_clock_skipped_does_not_count_towards_a_time_out():
+    limits = DispatchLimits(
+        max_concurrent_calls=1,
+        call_timeout=timedelta(seconds=300),
+        timeout_margin=timedelta(seconds=60),
+    )
+    state = state_of(imported(1))
+    start(state)
+    [call] = dial_all(state, T0, limits, steps=1)
+    skipped_an_hour = lambda since: timedelta(hours=1) if since <= T0 else timedelta(0)  # noqa: E731
+    assert step(state, T0 + timedelta(minutes=65), limits, skipped_an_hour) == []
+    [timed_out] = step(state, T0 + timedelta(minutes=66), limits, skipped_an_hour)
+    assert timed_out.call_id == call.call_id
