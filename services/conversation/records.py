@@ -105,6 +105,11 @@ def fallback_outcome(turns: list[Turn], ended_by: EndedBy) -> Outcome:
 
 
 def with_summary(outcome: Outcome, turns: list[Turn], ended_by: EndedBy) -> Outcome:
+    """The tool's outcome, with a short summary built from it when the model gave none."""
     if outcome.summary:
         return outcome
-    return msgspec.structs.replace(outcome, summary=summarize(turns, ended_by))
+    parts = [summarize(turns, ended_by), f"Interest {outcome.interest_level}."]
+    if outcome.scheduled_meeting and outcome.meeting_time is not None:
+        parts.append(f"Meeting booked for {outcome.meeting_time.isoformat(timespec='minutes')}.")
+    parts += [text for text in (outcome.notes, outcome.next_steps) if text]
+    return msgspec.structs.replace(outcome, summary=" ".join(parts))

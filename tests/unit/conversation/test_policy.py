@@ -11,6 +11,7 @@ import pytest
 from libs.events import Turn
 from services.conversation.domain import (
     Agent,
+    Outcome,
     Reply,
     ToolCall,
     classify,
@@ -21,7 +22,7 @@ from services.conversation.domain import (
     system_prompt,
 )
 from services.conversation.policy import Conversation, next_reply
-from services.conversation.records import fallback_outcome
+from services.conversation.records import fallback_outcome, with_summary
 from services.conversation.runtime import BUNDLED_PLAYBOOKS
 from tests.factories import lead_profile
 
@@ -145,4 +146,16 @@ def test_without_a_tool_outcome_the_transcript_decides() -> None:
     assert (outcome.interest_level, outcome.summary) == (
         "low",
         "Call ended (goodbye) after 1 prospect turn.",
+    )
+
+
+def test_a_tool_outcome_gets_a_summary_built_from_it() -> None:
+    said = [Turn(role="prospect", text="Yes", started_at=NOW, ended_at=NOW)]
+    meeting = datetime(2026, 3, 5, 10, tzinfo=NEW_YORK)
+    outcome = Outcome(
+        interest_level="high", scheduled_meeting=True, meeting_time=meeting, next_steps="Demo call."
+    )
+    assert with_summary(outcome, said, "goodbye").summary == (
+        "Call ended (goodbye) after 1 prospect turn. Interest high. "
+        "Meeting booked for 2026-03-05T10:00-05:00. Demo call."
     )
