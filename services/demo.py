@@ -53,7 +53,9 @@ async def import_leads(api: httpx.AsyncClient, console: Console, leads_csv: Path
         )
     report = await expect(response, f"Importing {leads_csv}")
     counts = ", ".join(
-        f"{report[k]} {k}" for k in ("received", "imported", "duplicate", "rejected") if k in report
+        f"{count} {name}"
+        for name, count in report["counts"].items()
+        if count or name in ("received", "imported")
     )
     console.print(f"[bold]Leads[/]  {leads_csv}: {counts}")
 

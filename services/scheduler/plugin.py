@@ -30,7 +30,7 @@ def choose_clock(environ: Mapping[str, str]) -> Clock:
     clock = SimulatedClock(next_weekday_start(system_clock()))
     logger.warning(
         "Simulated carrier: the calling-window rules run on a simulated clock starting {start} "
-        "(a weekday, inside US calling hours); it skips ahead while no call is live",
+        "(a weekday, inside US calling hours); it skips ahead to the next call it may place",
         start=f"{clock():%Y-%m-%d %H:%M} UTC",
     )
     return clock
