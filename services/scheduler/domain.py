@@ -92,6 +92,15 @@ def start_campaign(
         if not progress.final
     }
     reached = {call.lead_id for call in state.calls.values() if call.result == "completed"}
+    opening_known: dict[tuple[tuple[str, ...], TimeWindow | None], bool] = {}
+
+    def ever_callable(zones: tuple[str, ...], best: TimeWindow | None) -> bool:
+        # A few (zones, window) pairs cover a whole list: work each out once.
+        key = (zones, best)
+        if key not in opening_known:
+            opening_known[key] = next_opening(now, zones, request.rules, best) is not None
+        return opening_known[key]
+
     excluded: Counter[str] = Counter()
     selected: list[UUID] = []
     for lead in candidates:
@@ -112,6 +121,8 @@ def start_campaign(
             excluded["no valid time zone"] += 1
         elif request.rules.effective_window(profile.best_call_window) is None:
             excluded["best call time outside the calling hours"] += 1
+        elif not ever_callable(profile.time_zones, profile.best_call_window):
+            excluded["its time zones are never inside the calling hours at once"] += 1
         elif request.max_leads is not None and len(selected) >= request.max_leads:
             excluded["beyond max_leads"] += 1
         else:

@@ -239,6 +239,11 @@ def test_selection_says_why_leads_were_left_out():
         imported(6),
         imported(7),
         imported(8, best=TimeWindow(start=time(7), end=time(9))),
+        imported(
+            9,
+            zones=("America/Chicago", "America/Denver"),
+            best=TimeWindow(start=time(9), end=time(10)),
+        ),
     )
     state.apply(
         LeadOptedOut(
@@ -268,6 +273,7 @@ def test_selection_says_why_leads_were_left_out():
         "already called": 1,
         "beyond max_leads": 1,
         "best call time outside the calling hours": 1,
+        "its time zones are never inside the calling hours at once": 1,
     }
     state.apply(event)
     with pytest.raises(NoLeadsSelectedError, match="2 in another running campaign"):
