@@ -24,12 +24,15 @@ def healthz() -> dict[str, str]:
 
 
 @get("/readyz", opt={"access": "public"})
-async def readyz(bus: NamedDependency[EventBus]) -> Response[Any]:
-    """Ready: connected to NATS and the stream exists, so work can be accepted."""
+async def readyz(bus: NamedDependency[EventBus], state: State) -> Response[Any]:
+    """Ready: connected to NATS, the stream exists, and no service is overloaded."""
     if not bus.is_connected:
         return problem(503, "not connected to NATS; reconnecting")
     if not await bus.has_stream():
         return problem(503, f"the {bus.stream} stream does not exist")
+    reasons = [reason for check in state.readiness_checks for reason in check()]
+    if reasons:
+        return problem(503, "degraded: " + "; ".join(reasons))
     return Response({"status": "ready", "stream": bus.stream})
 
 
@@ -49,7 +52,12 @@ def build_app(
         guards=[require_api_token],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         dependencies={"bus": Provide(lambda: bus, sync_to_thread=False)},
-        state=State({"api_token": api_token}),
+        state=State(
+            {
+                "api_token": api_token,
+                "readiness_checks": [p.readiness for p in plugins if p.readiness is not None],
+            }
+        ),
         lifespan=[run_workers],
         openapi_config=OpenAPIConfig(title=title, version="1", path="/schema"),
         logging_config=None,  # the entry point routes all logging through loguru

@@ -12,6 +12,8 @@ from libs.events import EventBus
 
 # Entered once the bus is ready and left before it closes: consumers, dispatchers.
 WorkersFactory = Callable[[EventBus], AbstractAsyncContextManager[object]]
+# Why the service should not take more work right now (empty: it can), for /readyz.
+ReadinessCheck = Callable[[], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -19,3 +21,4 @@ class ServicePlugin:
     name: str
     route_handlers: Sequence[ControllerRouterHandler] = ()
     workers: WorkersFactory | None = None
+    readiness: ReadinessCheck | None = None

@@ -50,4 +50,9 @@ def plugin_for(runtime: ConversationRuntime) -> ServicePlugin:
             watcher.cancel()
             runtime.models.close()
 
-    return ServicePlugin(name="conversation", route_handlers=[router], workers=workers)
+    return ServicePlugin(
+        name="conversation",
+        route_handlers=[router],
+        workers=workers,
+        readiness=runtime.load.overload_reasons,
+    )

@@ -31,7 +31,12 @@ def explode() -> None:
     raise RuntimeError("database password is hunter2")
 
 
-PLUGIN = ServicePlugin(name="sample", route_handlers=[campaign_status, twilio_status, explode])
+OVERLOAD: list[str] = []
+PLUGIN = ServicePlugin(
+    name="sample",
+    route_handlers=[campaign_status, twilio_status, explode],
+    readiness=lambda: OVERLOAD,
+)
 
 
 @asynccontextmanager
@@ -105,3 +110,14 @@ def test_binding_beyond_loopback_without_a_token_is_refused(host):
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
 def test_loopback_needs_no_token(host):
     check_bind_address(host, api_token=None)
+
+
+async def test_an_overloaded_service_is_not_ready_and_says_why(bus):
+    OVERLOAD.append("12 live calls (capacity 12)")
+    try:
+        async with serving(bus, api_token=None) as client:
+            ready = await client.get("/readyz")
+    finally:
+        OVERLOAD.clear()
+    assert ready.status_code == 503
+    assert ready.json()["detail"] == "degraded: 12 live calls (capacity 12)"
