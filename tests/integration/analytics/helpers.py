@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import duckdb
 import httpx
-import uvicorn
 
 from libs.events import AnyEvent, EventBus
 from libs.runtime.app import build_app
@@ -20,6 +16,7 @@ from services.analytics.app import analytics_router
 from services.analytics.config import AnalyticsSettings
 from services.analytics.schema import TABLES
 from services.analytics.worker import AnalyticsWorkers, Projector
+from tests.serving import serving as serve_app
 
 
 def settings_for(directory: Path, **overrides: object) -> AnalyticsSettings:
@@ -64,20 +61,9 @@ async def serving(
         name="analytics", route_handlers=[analytics_router(workers.store)], workers=capture
     )
     app = build_app([plugin], bus=bus, api_token=None, title="test")
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    listening.listen()
-    port = listening.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(sockets=[listening]))
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            await client.get("/healthz")  # waits in the backlog until the lifespan has run
-            yield client, projectors[0]
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_app(app) as client:
+        await client.get("/healthz")  # waits in the backlog until the lifespan has run
+        yield client, projectors[0]
 
 
 def table_contents(path: Path) -> dict[str, list[tuple[object, ...]]]:

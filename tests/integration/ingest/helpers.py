@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from libs.events import EventBus, LeadImported, decode_event, subject_filter
 from libs.runtime.app import build_app
 from services.ingest.plugin import build_plugin
+from tests.serving import serving as serve_app
 
 HEADER = (
     "business_name,contact_number,contact_name,business_type,company_size,"
@@ -34,19 +31,8 @@ async def serving(
         **(environ or {}),
     }
     app = build_app([build_plugin(settings)], bus=bus, api_token=None, title="test")
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    listening.listen()
-    port = listening.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(sockets=[listening]))
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_app(app) as client:
+        yield client
 
 
 async def imported_events(bus: EventBus) -> list[LeadImported]:
