@@ -110,11 +110,10 @@ async def conversation_service(bus: EventBus, **overrides: Any) -> AsyncIterator
     twilio = FakeTwilio()
     async with serving(twilio.app()) as twilio_client:
         settings = ConversationSettings(
-            simulation=True,
             twilio_account_sid=ACCOUNT_SID,
             twilio_auth_token=AUTH_TOKEN,
             twilio_api_base_url=str(twilio_client.base_url).rstrip("/"),
-            **{"simulated_seconds_per_character": 0.004, **overrides},
+            **{"simulation": True, "simulated_seconds_per_character": 0.004, **overrides},
         )
         runtime = ConversationRuntime.from_settings(settings)
         app = build_app([plugin_for(runtime)], bus=bus, api_token=None, title="conversation")

@@ -3,7 +3,9 @@
 Sends `connected`, `start` (with the call_id parameter), then one 20 ms mu-law frame
 every 20 ms: the prospect's simulated voice when it speaks, silence otherwise. Each line
 is announced with ProspectSaid, and spoken once the agent has said something new and its
-audio has paused, as a person would.
+audio has paused, as a person would. Against real vendors there is no side channel: a
+burst of agent audio after a pause counts as something new said, and `on_say` tells the
+speech-to-text fake what the prospect is saying.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import base64
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -29,6 +32,7 @@ QUIET_SECONDS = 0.4
 class Heard:
     agent_lines: list[str] = field(default_factory=list)
     agent_audio_bytes: int = 0
+    agent_bursts: int = 0  # runs of agent audio separated by a pause
     first_event: str = ""  # the first thing the agent sent: "media" or "simulation"
     clears: int = 0
     close_code: int | None = None
@@ -43,10 +47,13 @@ class ProspectLine:
         *,
         hang_up_during_line: int | None = None,
         wait_for_agent_first: bool = True,
+        turns_from_audio: bool = False,
+        on_say: Callable[[str], None] | None = None,
     ) -> None:
         self.url, self.call_id, self.lines = url, str(call_id), lines
         self.hang_up_during_line = hang_up_during_line
         self.wait_for_agent_first = wait_for_agent_first
+        self.turns_from_audio, self.on_say = turns_from_audio, on_say
         self.stream_sid = "MZ" + "0" * 32
         self.heard = Heard()
         self._audio = bytearray()
@@ -85,6 +92,8 @@ class ProspectLine:
             if index > 0 or self.wait_for_agent_first:
                 await self._agent_finished()
             audio = synthesize_utterance(line, seed=index)
+            if self.on_say is not None:
+                self.on_say(line)
             await socket.send(encode_simulation(self.stream_sid, ProspectSaid(text=line)))
             if index == self.hang_up_during_line:
                 self._audio.extend(audio[: len(audio) // 2])
@@ -97,14 +106,17 @@ class ProspectLine:
 
     async def _agent_finished(self) -> None:
         loop = asyncio.get_running_loop()
-        while len(self.heard.agent_lines) <= self._lines_answered:
+        while self._agent_turns() <= self._lines_answered:
             self._agent_spoke.clear()
             await self._agent_spoke.wait()
         while (remaining := self._last_agent_activity + QUIET_SECONDS - loop.time()) > 0:
             self._agent_spoke.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._agent_spoke.wait(), remaining)
-        self._lines_answered = len(self.heard.agent_lines)
+        self._lines_answered = self._agent_turns()
+
+    def _agent_turns(self) -> int:
+        return self.heard.agent_bursts if self.turns_from_audio else len(self.heard.agent_lines)
 
     async def _send_audio(self, socket: ClientConnection) -> None:
         loop = asyncio.get_running_loop()
@@ -136,6 +148,9 @@ class ProspectLine:
                 if isinstance(said, AgentSaid):
                     self.heard.agent_lines.append(said.text)
                 elif event == "media":
+                    quiet = loop.time() - self._last_agent_activity > QUIET_SECONDS
+                    if quiet or not self.heard.agent_audio_bytes:
+                        self.heard.agent_bursts += 1
                     self.heard.agent_audio_bytes += len(
                         base64.b64decode(message["media"]["payload"])
                     )

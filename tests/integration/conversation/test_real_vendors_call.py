@@ -1,0 +1,178 @@
+"""A whole call through the real vendor adapters (Pipecat's Deepgram, Gemini and Cartesia
+clients) against local fakes of their wire protocols, over a real Twilio media stream."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from libs.events import EventBus, LeadOptedOut, OutcomeRecorded, TranscriptFinalized
+from services.conversation.domain import greeting
+from tests.integration.conversation.harness import (
+    ACCOUNT_SID,
+    Service,
+    call_requested,
+    conversation_service,
+    watching,
+)
+from tests.integration.conversation.line import ProspectLine
+from tests.integration.conversation.vendor_fakes.cartesia import FakeCartesia
+from tests.integration.conversation.vendor_fakes.deepgram import FakeDeepgram
+from tests.integration.conversation.vendor_fakes.gemini import FakeGemini, function_call, text
+from tests.serving import serving
+
+PROSPECT = [
+    "Hello, Rosa speaking. What is this about?",
+    "Yes, Thursday at 10am works for me.",
+]
+PITCH = "We answer the phone when you are too busy. Could we talk for twenty minutes this week?"
+BOOKED = "Wonderful, you are booked for Thursday at 10 AM."
+GOODBYE = "Thank you Rosa, goodbye!"
+MEETING = "2026-11-26T10:00:00-05:00"
+OUTCOME = {
+    "interest_level": "high",
+    "scheduled_meeting": True,
+    "meeting_time": MEETING,
+    "next_steps": "Demo on Thursday",
+    "notes": "Misses reservations in the dinner rush",
+}
+REPLIES: list[list[dict[str, Any]]] = [
+    [text(PITCH)],
+    [text(BOOKED + " "), text(GOODBYE), function_call("record_outcome", **OUTCOME)],
+    [function_call("end_call", reason="goodbye")],
+]
+
+
+@dataclass
+class Vendors:
+    deepgram: FakeDeepgram
+    gemini: FakeGemini
+    cartesia: FakeCartesia
+    service: Service
+
+
+@contextlib.asynccontextmanager
+async def real_vendors(
+    bus: EventBus, replies: list[list[dict[str, Any]]]
+) -> AsyncIterator[Vendors]:
+    deepgram, gemini, cartesia = FakeDeepgram(), FakeGemini(replies), FakeCartesia()
+    async with (
+        deepgram.serving(),
+        cartesia.serving(),
+        serving(gemini.app()) as gemini_client,
+        conversation_service(
+            bus,
+            simulation=False,
+            deepgram_api_key="deepgram-test-key",
+            google_api_key="google-test-key",
+            cartesia_api_key="cartesia-test-key",
+            deepgram_base_url=deepgram.url,
+            google_base_url=str(gemini_client.base_url),
+            cartesia_url=cartesia.url,
+        ) as service,
+    ):
+        assert service.runtime.settings.mode == "real"
+        yield Vendors(deepgram, gemini, cartesia, service)
+
+
+async def test_a_call_through_the_vendors_books_a_meeting_and_hangs_up(bus: EventBus):
+    request = call_requested()
+    await bus.publish(request)
+    async with real_vendors(bus, REPLIES) as vendors, watching(bus, request.call_id) as events:
+        heard = await prospect(vendors, request.call_id, PROSPECT).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+        await vendors.service.twilio.changed.wait()
+
+    # The greeting's audio arrives first, before the prospect has said anything.
+    opening = greeting(vendors.service.runtime.agent, request.lead)
+    assert heard.first_event == "media"
+    assert vendors.cartesia.spoken()[0] == opening
+    assert heard.agent_audio_bytes > 0
+    assert vendors.cartesia.connections[0]["api_key"] == "cartesia-test-key"
+    # The prospect's words reach the model, with the lead's context in its instructions.
+    assert vendors.deepgram.transcripts == PROSPECT  # each answered a Finalize
+    listen = vendors.deepgram.connections[0]
+    assert listen["path"].startswith("/v1/listen?") and "encoding=linear16" in listen["path"]
+    assert listen["authorization"] == "Token deepgram-test-key"
+    assert vendors.gemini.paths[0] == "gemini-2.5-flash:streamGenerateContent"
+    assert set(vendors.gemini.api_keys) == {"google-test-key"}
+    instruction = vendors.gemini.system_instruction(0)
+    for fact in ("Rosa Marino", "Rosa's Trattoria", "Missed reservations", "America/New_York"):
+        assert fact in instruction
+    assert PROSPECT[0] in vendors.gemini.contents_text(0)
+    assert PROSPECT[1] in vendors.gemini.contents_text(1)
+    assert "record_outcome" in vendors.gemini.contents_text(2)  # the tool's result, sent back
+    # What the model said was spoken, sentence by sentence, after the greeting.
+    spoken = " ".join(vendors.cartesia.spoken()[1:])
+    assert all(said in spoken for said in (PITCH, BOOKED, GOODBYE))
+    # record_outcome produced the outcome, with the model's values.
+    [outcome] = events.of(OutcomeRecorded)
+    assert (outcome.source, outcome.interest_level, outcome.scheduled_meeting) == (
+        "tool",
+        "high",
+        True,
+    )
+    assert outcome.meeting_time.isoformat() == MEETING
+    assert (outcome.next_steps, outcome.notes) == (OUTCOME["next_steps"], OUTCOME["notes"])
+    # end_call ended the stream and hung up through Twilio's REST API.
+    assert heard.close_code == 1000
+    assert vendors.service.twilio.hang_ups == [
+        {
+            "account": ACCOUNT_SID,
+            "call": "CA" + "2" * 32 + ".json",
+            "status": "completed",
+            "authorization": "Basic ",
+        }
+    ]
+    # The transcript holds both sides.
+    [transcript] = events.of(TranscriptFinalized)
+    assert transcript.ended_by == "goodbye"
+    assert [t.text for t in transcript.turns if t.role == "prospect"] == PROSPECT
+    assert [(t.role, t.text) for t in transcript.turns] == [
+        ("agent", opening),
+        ("prospect", PROSPECT[0]),
+        ("agent", PITCH),
+        ("prospect", PROSPECT[1]),
+        ("agent", f"{BOOKED} {GOODBYE}"),
+    ]
+
+
+async def test_a_prospect_who_asks_to_be_removed_is_opted_out_through_the_model(bus: EventBus):
+    request = call_requested()
+    await bus.publish(request)
+    lines = ["Please take me off your list."]
+    replies = [[text("Of course, I have removed your number. Goodbye."), function_call("opt_out")]]
+    async with real_vendors(bus, replies) as vendors, watching(bus, request.call_id) as events:
+        heard = await prospect(vendors, request.call_id, lines).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded, LeadOptedOut)
+        await vendors.service.twilio.changed.wait()
+
+    assert heard.close_code == 1000
+    assert len(vendors.gemini.requests) == 1  # no follow-up after opting out
+    assert lines[0] in vendors.gemini.contents_text(0)
+    [opt_out] = events.of(LeadOptedOut)
+    assert (opt_out.phone_number, opt_out.source) == (request.lead.phone_number, "call")
+    [transcript] = events.of(TranscriptFinalized)
+    [outcome] = events.of(OutcomeRecorded)
+    assert (transcript.ended_by, outcome.interest_level, outcome.source) == (
+        "opt-out",
+        "low",
+        "fallback",
+    )
+    assert [t.role for t in transcript.turns] == ["agent", "prospect", "agent"]
+    assert "removed your number" in transcript.turns[-1].text
+    assert len(vendors.service.twilio.hang_ups) == 1
+
+
+def prospect(vendors: Vendors, call_id: UUID, lines: list[str]) -> ProspectLine:
+    """The prospect on the line; what they say is what the speech-to-text fake hears."""
+    return ProspectLine(
+        vendors.service.stream_url,
+        call_id,
+        lines,
+        turns_from_audio=True,
+        on_say=vendors.deepgram.say,
+    )

@@ -1,0 +1,75 @@
+"""Gemini's streaming generateContent endpoint, as the google-genai client calls it.
+
+POST /v1beta/models/{model}:streamGenerateContent?alt=sse answers with server-sent
+events, one GenerateContentResponse JSON per `data:` line. Each request takes the next
+scripted reply (a list of parts: text and function calls, one part per chunk); every
+request body is kept so a test can read the system instruction and contents it carried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar, Request, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Stream
+
+
+def text(words: str) -> dict[str, Any]:
+    return {"text": words}
+
+
+def function_call(name: str, **args: Any) -> dict[str, Any]:
+    return {"functionCall": {"name": name, "args": args}}
+
+
+@dataclass
+class FakeGemini:
+    replies: list[list[dict[str, Any]]]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    api_keys: list[str] = field(default_factory=list)
+
+    def app(self) -> Litestar:
+        @post("/v1beta/models/{call:str}", status_code=200)
+        async def stream_generate_content(call: str, request: Request[Any, Any, Any]) -> Stream:
+            model, _, method = call.partition(":")
+            if method != "streamGenerateContent" or request.query_params.get("alt") != "sse":
+                raise NotFoundException(detail=f"unsupported method {call}")
+            self.paths.append(call)
+            self.api_keys.append(request.headers.get("x-goog-api-key", ""))
+            self.requests.append(json.loads(await request.body()))
+            parts = self.replies[len(self.requests) - 1] if self.replies else []
+            return Stream(_events(model, parts), media_type="text/event-stream")
+
+        return Litestar([stream_generate_content])
+
+    def system_instruction(self, index: int) -> str:
+        instruction = self.requests[index].get("systemInstruction", {})
+        return " ".join(part.get("text", "") for part in instruction.get("parts", []))
+
+    def contents_text(self, index: int) -> str:
+        return " ".join(
+            json.dumps(part)
+            for content in self.requests[index]["contents"]
+            for part in content["parts"]
+        )
+
+
+async def _events(model: str, parts: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": [part]}, "index": 0}
+        if last:
+            candidate["finishReason"] = "STOP"
+        chunk: dict[str, Any] = {"candidates": [candidate], "modelVersion": model}
+        if last:
+            chunk["usageMetadata"] = {
+                "promptTokenCount": 100,
+                "candidatesTokenCount": 20,
+                "totalTokenCount": 120,
+            }
+        yield f"data: {json.dumps(chunk)}\r\n\r\n".encode()
