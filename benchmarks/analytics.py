@@ -34,6 +34,7 @@ from nats.js.errors import NotFoundError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.bus import raw_consume
 from libs.events import STREAM_NAME, EmbeddedNatsServer, EventBus
 from services.analytics.config import AnalyticsSettings
 from services.analytics.filters import Period
@@ -55,26 +56,9 @@ async def publish(bus: EventBus, count: int) -> int:
     return (await bus.js.stream_info(STREAM_NAME)).state.last_seq
 
 
-async def raw_acked(bus: EventBus, count: int, batch: int = 256) -> float:
-    durable = f"raw-{uuid4().hex[:8]}"
-    await bus.js.add_consumer(
-        STREAM_NAME,
-        ConsumerConfig(
-            durable_name=durable, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=batch * 4
-        ),
-    )
-    subscription = await bus.js.pull_subscribe_bind(durable=durable, stream=STREAM_NAME)
-    started = time.perf_counter()
-    received = 0
-    while received < count:
-        for message in await subscription.fetch(batch, timeout=1):
-            await message.ack()
-            received += 1
-    await bus.nc.flush()
-    elapsed = time.perf_counter() - started
-    await subscription.unsubscribe()
-    await bus.js.delete_consumer(STREAM_NAME, durable)
-    return count / elapsed
+async def raw_acked(bus: EventBus, count: int) -> float:
+    """Bare nats-py: durable pull consumer, fetch 256, ack each (as benchmarks/bus.py)."""
+    return await raw_consume(bus, count)
 
 
 async def raw_unacked(bus: EventBus, count: int, batch: int = 5000) -> float:
