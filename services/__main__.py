@@ -6,7 +6,6 @@ over them with a live progress line, prints the results and stops.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from collections.abc import Mapping
@@ -53,9 +52,11 @@ def demo() -> int:
     async def companion(base_url: str) -> None:
         await run_demo(base_url, leads, results, token)
 
-    # The sample is imported by the demo itself, over HTTP, not at start.
-    os.environ["LEADS_CSV_PATH"] = ""
-    return run_services(all_plugins, name="sales-agent", companion=companion, quiet=True)
+    def without_start_import(environ: Mapping[str, str]) -> list[ServicePlugin]:
+        # The demo uploads the sample itself, over HTTP, as a sales team would.
+        return all_plugins({**environ, "LEADS_CSV_PATH": ""})
+
+    return run_services(without_start_import, name="sales-agent", companion=companion, quiet=True)
 
 
 def main(argv: list[str]) -> int:

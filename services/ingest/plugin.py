@@ -63,7 +63,7 @@ async def _workers(ingest: Ingest, bus: EventBus) -> AsyncIterator[None]:
 
 async def import_at_start(ingest: Ingest, bus: EventBus) -> None:
     """The original workflow: the leads file named by LEADS_CSV_PATH, imported idempotently."""
-    if ingest.settings.leads_csv_path is None:
+    if not ingest.settings.leads_csv_path:  # unset or empty: no import at start
         return
     path = Path(ingest.settings.leads_csv_path)
     if not await asyncio.to_thread(path.is_file):
