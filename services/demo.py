@@ -7,6 +7,7 @@ showing one live progress line instead of a scrolling log.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ class DemoError(RuntimeError):
 
 
 async def run_demo(base_url: str, leads_csv: Path, results_csv: Path, token: str | None) -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per progress poll
     # Tables need room; a log file or a pipe gets it, a real terminal keeps its own width.
     console = Console(width=None if sys.stdout.isatty() else 120)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
