@@ -1,0 +1,68 @@
+"""Dependencies point inward: a service's domain logic does no I/O and knows no other service.
+
+Each `services/<name>/domain.py`, with the modules of its own service it imports (followed
+transitively), may import only the standard library, msgspec, phonenumbers and
+`libs.events`, and never another service.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+ALLOWED_PACKAGES = {"msgspec", "phonenumbers"}
+# I/O from the standard library has no place in pure logic either.
+FORBIDDEN_STDLIB = {"asyncio", "socket", "subprocess", "urllib.request", "http", "sqlite3"}
+SERVICES = sorted(path.parent.name for path in (ROOT / "services").glob("*/domain.py"))
+
+
+def imports_of(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def domain_closure(service: str) -> dict[str, set[str]]:
+    """Every module the domain reaches inside its own service, with what each imports."""
+    seen: dict[str, set[str]] = {}
+    pending = [f"services.{service}.domain"]
+    while pending:
+        module = pending.pop()
+        if module in seen:
+            continue
+        path = ROOT / (module.replace(".", "/") + ".py")
+        seen[module] = imports_of(path)
+        pending += [m for m in seen[module] if m.startswith(f"services.{service}.")]
+    return seen
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_domain_logic_imports_only_what_the_style_allows(service):
+    offending = {}
+    for module, imported in domain_closure(service).items():
+        bad = {
+            name
+            for name in imported
+            if not (
+                name.startswith(f"services.{service}.")
+                or name == "libs.events"
+                or name.startswith("libs.events.")
+                or name.split(".")[0] in ALLOWED_PACKAGES
+                or (
+                    name.split(".")[0] in sys.stdlib_module_names
+                    and name not in FORBIDDEN_STDLIB
+                    and name.split(".")[0] not in FORBIDDEN_STDLIB
+                )
+            )
+        }
+        if bad:
+            offending[module] = sorted(bad)
+    assert offending == {}
