@@ -42,6 +42,7 @@ from services.conversation.load import LoadMonitor
 from services.conversation.models import SharedModels
 from services.conversation.processors.input_audio_sink import InputAudioSink
 from services.conversation.providers import Stream, build_services
+from services.conversation.summary import summarize_with_model
 from services.conversation.tools import CallState, build_tools
 
 SAMPLE_RATE = 8000
@@ -221,6 +222,14 @@ class Call:
         await self.bus.publish(records.lead_opted_out(self.request, self.clock()))
         logger.info("Opt-out recorded")
 
+    def _worth_a_summary(self, turns: list[Turn], ended_by: EndedBy) -> bool:
+        # Opt-outs and voicemails say all there is; a call nobody spoke on has nothing to read.
+        return (
+            self.settings.mode == "real"
+            and ended_by not in ("opt-out", "voicemail")
+            and any(turn.role == "prospect" for turn in turns)
+        )
+
     async def _finalize(self) -> None:
         now = self.clock()
         ended_by: EndedBy = self.state.ended_by or "prospect-hung-up"
@@ -229,6 +238,10 @@ class Call:
             outcome, source = records.with_summary(self.state.outcome, turns, ended_by), "tool"
         else:
             outcome, source = records.fallback_outcome(turns, ended_by), "fallback"
+            if self._worth_a_summary(turns, ended_by):
+                summarised = await summarize_with_model(self.settings, turns)
+                if summarised is not None:
+                    outcome, source = summarised, "summary"
         await self.bus.publish_many(
             [
                 records.transcript_finalized(self.request, turns, self.started_at, now, ended_by),

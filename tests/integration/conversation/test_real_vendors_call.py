@@ -4,10 +4,13 @@ clients) against local fakes of their wire protocols, over a real Twilio media s
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
+
+import pytest
 
 from libs.events import EventBus, LeadOptedOut, OutcomeRecorded, TranscriptFinalized
 from services.conversation.domain import greeting
@@ -56,9 +59,10 @@ class Vendors:
 
 @contextlib.asynccontextmanager
 async def real_vendors(
-    bus: EventBus, replies: list[list[dict[str, Any]]]
+    bus: EventBus, replies: list[list[dict[str, Any]]], summaries: list[str | int] | None = None
 ) -> AsyncIterator[Vendors]:
-    deepgram, gemini, cartesia = FakeDeepgram(), FakeGemini(replies), FakeCartesia()
+    deepgram, cartesia = FakeDeepgram(), FakeCartesia()
+    gemini = FakeGemini(replies, summaries=summaries or [])
     async with (
         deepgram.serving(),
         cartesia.serving(),
@@ -167,7 +171,42 @@ async def test_a_prospect_who_asks_to_be_removed_is_opted_out_through_the_model(
     assert len(vendors.service.twilio.hang_ups) == 1
 
 
-def prospect(vendors: Vendors, call_id: UUID, lines: list[str]) -> ProspectLine:
+SUMMARY = (
+    '{"conversation_summary": "Interested in call handling, hung up before a time was set.",'
+    ' "interest_level": "medium", "scheduled_meeting": false, "next_steps": "Call back Friday"}'
+)
+
+
+@pytest.mark.parametrize("answer", [SUMMARY, 503, "not json"], ids=["summary", "down", "garbled"])
+async def test_a_call_without_a_recorded_outcome_is_summarised_by_the_model(bus, answer):
+    request = call_requested()
+    await bus.publish(request)
+    lines = ["Hello, what is this about?", "Sorry, I have to run, call me ba"]
+    replies = [[text(PITCH)]]  # the model answers but records nothing before the hang-up
+    async with (
+        real_vendors(bus, replies, summaries=[answer]) as vendors,
+        watching(bus, request.call_id) as events,
+    ):
+        await prospect(vendors, request.call_id, lines, hang_up_during_line=1).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    [summary_request] = vendors.gemini.summary_requests
+    assert lines[0] in json.dumps(summary_request["contents"])
+    [outcome] = events.of(OutcomeRecorded)
+    if answer == SUMMARY:
+        assert (outcome.source, outcome.interest_level, outcome.next_steps) == (
+            "summary",
+            "medium",
+            "Call back Friday",
+        )
+        assert outcome.conversation_summary.startswith("Interested in call handling")
+    else:  # the vendor failed: the cue-word fallback stands
+        assert outcome.source == "fallback"
+
+
+def prospect(
+    vendors: Vendors, call_id: UUID, lines: list[str], hang_up_during_line: int | None = None
+) -> ProspectLine:
     """The prospect on the line; what they say is what the speech-to-text fake hears."""
     return ProspectLine(
         vendors.service.stream_url,
@@ -175,4 +214,5 @@ def prospect(vendors: Vendors, call_id: UUID, lines: list[str]) -> ProspectLine:
         lines,
         turns_from_audio=True,
         on_say=vendors.deepgram.say,
+        hang_up_during_line=hang_up_during_line,
     )

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from litestar import Litestar, Request, post
+from litestar import Litestar, Request, Response, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Stream
 
@@ -32,11 +32,17 @@ class FakeGemini:
     requests: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     api_keys: list[str] = field(default_factory=list)
+    # generateContent (not streamed): the after-call summary; each answer is its JSON text,
+    # or an HTTP status code to fail with.
+    summaries: list[str | int] = field(default_factory=list)
+    summary_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def app(self) -> Litestar:
         @post("/v1beta/models/{call:str}", status_code=200)
-        async def stream_generate_content(call: str, request: Request[Any, Any, Any]) -> Stream:
+        async def stream_generate_content(call: str, request: Request[Any, Any, Any]) -> Any:
             model, _, method = call.partition(":")
+            if method == "generateContent":
+                return await self._summary(model, request)
             if method != "streamGenerateContent" or request.query_params.get("alt") != "sse":
                 raise NotFoundException(detail=f"unsupported method {call}")
             self.paths.append(call)
@@ -46,6 +52,16 @@ class FakeGemini:
             return Stream(_events(model, parts), media_type="text/event-stream")
 
         return Litestar([stream_generate_content])
+
+    async def _summary(self, model: str, request: Request[Any, Any, Any]) -> Any:
+        self.summary_requests.append(json.loads(await request.body()))
+        answer = self.summaries[len(self.summary_requests) - 1]
+        if isinstance(answer, int):
+            return Response(
+                {"error": {"code": answer, "message": "unavailable"}}, status_code=answer
+            )
+        candidate = {"content": {"role": "model", "parts": [text(answer)]}, "finishReason": "STOP"}
+        return Response({"candidates": [candidate], "modelVersion": model})
 
     def system_instruction(self, index: int) -> str:
         instruction = self.requests[index].get("systemInstruction", {})
