@@ -83,6 +83,10 @@ def campaign_or_404(scheduler: Scheduler, campaign_id: UUID | None) -> Campaign:
     return campaign
 
 
+def status_of(scheduler: Scheduler, campaign: Campaign) -> CampaignStatus:
+    return campaign_status(scheduler.state, campaign, scheduler.clock(), scheduler.limits)
+
+
 async def caught_up(scheduler: Scheduler) -> None:
     try:
         await scheduler.wait_until_caught_up()
@@ -146,7 +150,7 @@ async def status(
     """Where a campaign stands (the latest one unless `campaign_id` says otherwise)."""
     await caught_up(scheduler)
     campaign = campaign_or_404(scheduler, campaign_id)
-    return campaign_status(scheduler.state, campaign, scheduler.clock(), scheduler.limits)
+    return status_of(scheduler, campaign)
 
 
 @post("/campaign/stop", status_code=200)
@@ -170,7 +174,7 @@ async def stop(
                 )
             ]
         )
-    return campaign_status(scheduler.state, campaign, scheduler.clock(), scheduler.limits)
+    return status_of(scheduler, campaign)
 
 
 @post("/campaign/pause", status_code=200)
@@ -190,7 +194,7 @@ async def pause(
             )
         ]
     )
-    return campaign_status(scheduler.state, campaign, scheduler.clock(), scheduler.limits)
+    return status_of(scheduler, campaign)
 
 
 @post("/campaign/resume", status_code=200)
@@ -209,7 +213,7 @@ async def resume(
             )
         ]
     )
-    return campaign_status(scheduler.state, campaign, scheduler.clock(), scheduler.limits)
+    return status_of(scheduler, campaign)
 
 
 @post("/campaign/retry", status_code=200)

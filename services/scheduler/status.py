@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from libs.events import TimeWindow
 from services.scheduler.calling_window import next_opening
 from services.scheduler.domain import DispatchLimits
 from services.scheduler.state import Campaign, Lead, LeadProgress, SchedulerState
@@ -105,17 +106,20 @@ def next_call_time(
         return None, f"the campaign is {campaign.state}" + (
             f": {campaign.reason}" if campaign.reason else ""
         )
-    earliest: datetime | None = None
+    # Leads sharing zones and a window open together, and a later due time never opens
+    # sooner: one opening per group, from its earliest due time, answers for all of it.
+    earliest_due: dict[tuple[tuple[str, ...], TimeWindow | None], datetime] = {}
     for lead, progress in _waiting(state, campaign):
-        profile = lead.profile
-        opening = next_opening(
-            max(now, progress.due_at or now),
-            profile.time_zones,
-            campaign.rules,
-            profile.best_call_window,
-        )
-        if opening is not None and (earliest is None or opening < earliest):
-            earliest = opening
+        key = (lead.profile.time_zones, lead.profile.best_call_window)
+        due = max(now, progress.due_at or now)
+        if key not in earliest_due or due < earliest_due[key]:
+            earliest_due[key] = due
+    openings = [
+        opening
+        for (zones, window), due in earliest_due.items()
+        if (opening := next_opening(due, zones, campaign.rules, window)) is not None
+    ]
+    earliest = min(openings, default=None)
     if earliest is None:
         return None, "no lead is waiting for a call"
     if earliest > now:
