@@ -68,11 +68,11 @@ class AckInbox:
         self._waiting[token] = future
         return f"{self._prefix}{token}", future
 
-    def forget(self, future: asyncio.Future[Stored]) -> None:
-        """Stop waiting for an ack that timed out, so the table does not grow."""
-        for token, waiting in list(self._waiting.items()):
-            if waiting is future:
-                del self._waiting[token]
+    def forget(self, reply_to: str) -> None:
+        """Stop waiting for an ack that timed out or was never asked for."""
+        future = self._waiting.pop(reply_to[len(self._prefix) :], None)
+        if future is not None and not future.done():
+            future.cancel()
 
     async def _subscribe(self) -> None:
         async with self._lock:

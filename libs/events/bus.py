@@ -126,27 +126,32 @@ class EventBus:
         """Publish pipelined, then check every ack; raise if any event was not stored."""
         batch = list(events)
         pending: list[asyncio.Future[Stored]] = []
+        replies: list[str] = []
         failed: list[tuple[Event, BaseException]] = []
         try:
             for index, event in enumerate(batch):
                 if index >= self.max_pending_publishes:
                     await self._wait_for_ack(pending[index - self.max_pending_publishes])
                 reply_to, future = await self._acks.reply_to()
+                try:
+                    await self.nc.publish(
+                        event.subject,
+                        encode_event(event),
+                        reply=reply_to,
+                        headers={MSG_ID_HEADER: str(event.event_id)},
+                    )
+                except BaseException:
+                    self._acks.forget(reply_to)  # never sent: no ack will come
+                    raise
                 pending.append(future)
-                await self.nc.publish(
-                    event.subject,
-                    encode_event(event),
-                    reply=reply_to,
-                    headers={MSG_ID_HEADER: str(event.event_id)},
-                )
+                replies.append(reply_to)
         except (nats.errors.Error, TimeoutError) as exc:  # stalled, or the connection dropped
             failed.extend((event, exc) for event in batch[len(pending) :])
         await self._wait_for_all(pending)
         stored: list[Stored] = []
-        for event, future in zip(batch, pending, strict=False):
+        for event, future, reply_to in zip(batch, pending, replies, strict=False):
             if not future.done():
-                self._acks.forget(future)
-                future.cancel()
+                self._acks.forget(reply_to)
                 failed.append((event, TimeoutError(f"no ack within {self.ack_timeout}s")))
             elif (error := future.exception()) is not None:
                 failed.append((event, error))
