@@ -96,18 +96,21 @@ async def serve(
             return
         serving = asyncio.create_task(server.serve())
         try:
-            await _accompany(server, companion, f"http://{settings.host}:{settings.port}")
+            await _accompany(server, serving, companion, f"http://{settings.host}:{settings.port}")
         finally:
             server.should_exit = True
             await serving
 
 
-async def _accompany(server: _Server, companion: Companion, base_url: str) -> None:
+async def _accompany(
+    server: _Server, serving: asyncio.Task[None], companion: Companion, base_url: str
+) -> None:
     started = asyncio.create_task(server.accepting.wait())
-    await asyncio.wait({started}, timeout=120)
+    await asyncio.wait({started, serving}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
     if not started.done():
         started.cancel()
-        raise RuntimeError("the server did not start accepting requests within 120s")
+        # Uvicorn has logged why (the port in use, say); don't wait the full two minutes.
+        raise RuntimeError(f"the server did not start accepting requests at {base_url}")
     running = asyncio.create_task(companion(base_url))
     # A signal stops the server; the companion then stops too.
     while not running.done() and not server.should_exit:
