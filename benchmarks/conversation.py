@@ -1,13 +1,15 @@
 """N simultaneous calls against one conversation process, beside the stock Pipecat bot.
 
 Each call is a Twilio Media Streams client on a real socket: 20 ms mu-law frames in real
-time, 2 s of silence, then cycles of a spoken line (speech-like audio, its words on the
-simulation side channel) and 2 s of silence. Voices are simulated and answer at once.
-Per N it prints CPU-seconds per call-minute, RSS per call, end-of-prospect-speech to first
-agent audio p50/p95, late agent frames (audio played out in real time from the first
-packet of each agent utterance, late by over 20 ms) and missed replies; then the stock
-bot's figures (../shared/baselines/pipecat-twilio-stock/run.sh) from the same run, and
-the ratios.
+time, silence until the agent's greeting has ended, then eight cycles of a spoken line of
+about 1.5 s (speech-like audio, its words on the simulation side channel) and 2 s of
+silence, as in the stock bot's load client. Voices are simulated and answer at once.
+Per N it prints CPU-seconds per call-minute (over the stretch in which every call is in
+conversation, as the stock bot's load client measures it, and over the whole calls), RSS
+per call, end-of-prospect-speech to first agent audio p50/p95, late agent frames (audio
+played out in real time from the first packet of each agent utterance, late by over
+20 ms) and missed replies; then the stock bot's figures
+(../shared/baselines/pipecat-twilio-stock/run.sh) from the same run, and the ratios.
 
     .venv/bin/python benchmarks/conversation.py [--ns 1 5 10 20] [--baseline-ns 1 5 10]
 """
@@ -31,6 +33,8 @@ from pathlib import Path
 from uuid import uuid4, uuid5
 
 import httpx
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADState
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -39,15 +43,58 @@ sys.path.insert(0, str(ROOT))
 
 from libs.events import CallRequested, EmbeddedNatsServer, EventBus, LeadProfile  # noqa: E402
 from libs.simulation.protocol import ProspectSaid, encode_simulation  # noqa: E402
-from libs.simulation.speech import SILENCE_FRAME, synthesize_utterance  # noqa: E402
+from libs.simulation.speech import (  # noqa: E402
+    SILENCE_FRAME,
+    decode_mu_law,
+    synthesize_utterance,
+)
 
 BASELINE = ROOT.parent / "shared" / "baselines" / "pipecat-twilio-stock"
 FRAME_SECONDS = 0.02
-PRE_SILENCE = 2.0
+GREETING_WAIT_LIMIT = 10.0
 PAUSE = 2.0
 NEW_UTTERANCE_GAP = 0.6
 LATE_TOLERANCE = 0.02
-LINES = ["Hello, who is this?", "Okay, go on then.", "Right, I see.", "Hmm, tell me more."]
+# Eight turns of about 1.5 s, as in the stock bot's load client: discovery, pitch and the
+# proposal, three answers that put off naming a time, then a booking that ends the call.
+LINES = [
+    "Hello, who is this calling me this morning?",
+    "We lose a few bookings when the phone rings late.",
+    "Right, I see, and how much would that cost us?",
+    "Yes, that sounds good, I could do a short demo.",
+    "Sure, but I have to check with my partner first.",
+    "Okay, she says any weekday would be fine by us.",
+    "Sure, give me a second to open up the calendar.",
+    "Yes, Thursday at 10 am works for me, thank you.",
+]
+
+
+def _one_utterance_take(line: str) -> bytes:
+    """The first take of `line` that Silero hears as one utterance lasting to its end.
+
+    A pause inside a line would end the prospect's turn in any pipeline, the stock bot's
+    included, and a take heard to end early would flatter the reply latency.
+    """
+    silence = SILENCE_FRAME * 50  # 1 s
+    for seed in range(50):
+        audio = synthesize_utterance(line, seed=seed)
+        pcm = decode_mu_law(silence + audio + silence).tobytes()
+        analyzer = SileroVADAnalyzer(sample_rate=8000)
+        analyzer.set_sample_rate(8000)
+        onsets, quiet_at, previous = 0, 0.0, VADState.QUIET
+        for i in range(0, len(pcm), 1280):  # 80 ms, as the service hears it
+            state = analyzer._run_analyzer(pcm[i : i + 1280])
+            onsets += state == VADState.SPEAKING and previous in (VADState.QUIET, VADState.STARTING)
+            if state == VADState.QUIET and previous != VADState.QUIET:
+                quiet_at = (i + 1280) / 16000
+            previous = state
+        heard_to = quiet_at - analyzer.params.stop_secs
+        if onsets == 1 and heard_to >= 1.0 + len(audio) / 8000 - 0.1:
+            return audio
+    raise RuntimeError(f"no take of {line!r} is heard as one utterance")
+
+
+SCRIPT = [(line, _one_utterance_take(line)) for line in LINES]
 
 
 @dataclass
@@ -59,15 +106,50 @@ class CallResult:
     seconds: float = 0.0
 
 
-async def one_call(url: str, call_id: str, stagger: float, lines: int = len(LINES)) -> CallResult:
+class SteadyWindow:
+    """The stretch in which every call is in conversation: from the moment the last call
+    starts speaking its script to the moment the first one finishes it. The stock bot's
+    load client measures CPU over the same stretch (all calls connected, none finished)."""
+
+    def __init__(self, n: int, pid: int) -> None:
+        self.n, self.pid, self.in_script = n, pid, 0
+        self.start: tuple[float, float] | None = None
+        self.end: tuple[float, float] | None = None
+
+    def _reading(self) -> tuple[float, float]:
+        return asyncio.get_running_loop().time(), _cpu_seconds(self.pid)
+
+    def script_started(self) -> None:
+        self.in_script += 1
+        if self.in_script == self.n:
+            self.start = self._reading()
+
+    def script_finished(self) -> None:
+        if self.start is not None and self.end is None:
+            self.end = self._reading()
+
+    def cpu_seconds_per_call_minute(self) -> float:
+        if self.start is None or self.end is None or self.end[0] <= self.start[0]:
+            return float("nan")
+        seconds = self.end[0] - self.start[0]
+        return (self.end[1] - self.start[1]) / (self.n * seconds / 60)
+
+
+async def one_call(
+    url: str,
+    call_id: str,
+    stagger: float,
+    lines: int = len(LINES),
+    window: SteadyWindow | None = None,
+) -> CallResult:
     await asyncio.sleep(stagger)
     result, arrivals = CallResult(), []
     sid = "MZ" + uuid4().hex
-    utterances = [synthesize_utterance(line, seed=i) for i, line in enumerate(LINES)]
-    speech_ends: list[float] = []
+    turns: list[tuple[float, float]] = []  # (start, end) of each spoken line
     loop = asyncio.get_running_loop()
     started = loop.time()
-    async with connect(url, max_size=2**20) as ws:
+    # Twilio does not compress its media stream; neither does this client.
+    async with connect(url, max_size=2**20, compression=None) as ws:
         media_format = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
         start = {"streamSid": sid, "callSid": "CA" + uuid4().hex, "accountSid": "AC" + "0" * 32,
                  "customParameters": {"call_id": call_id}, "mediaFormat": media_format}  # fmt: skip
@@ -85,41 +167,58 @@ async def one_call(url: str, call_id: str, stagger: float, lines: int = len(LINE
                 pass
 
         receiver = asyncio.create_task(receive())
-        frames: list[tuple[bytes | str, bool]] = [(SILENCE_FRAME, False)] * int(PRE_SILENCE * 50)
-        for line, audio in list(zip(LINES, utterances, strict=True))[:lines]:
-            frames.append((encode_simulation(sid, ProspectSaid(text=line)), False))
-            frames += [
-                (audio[i : i + 160].ljust(160, b"\xff"), True) for i in range(0, len(audio), 160)
-            ]
-            frames += [(SILENCE_FRAME, False)] * int(PAUSE * 50)
-        sent, was_speech = 0, False
-        for frame, speech in frames:
-            if receiver.done():
-                break
-            if isinstance(frame, str):
-                await ws.send(frame)
-                continue
-            if was_speech and not speech:
-                speech_ends.append(loop.time())
-            was_speech = speech
+        sent = 0
+
+        async def send(frame: bytes) -> bool:
+            """Sends one frame in its 20 ms slot; False once the call is over."""
+            nonlocal sent
+            await asyncio.sleep(max(0.0, started + sent * FRAME_SECONDS - loop.time()))
             payload = base64.b64encode(frame).decode()
             try:
                 await ws.send(
                     json.dumps({"event": "media", "streamSid": sid, "media": {"payload": payload}})
                 )
             except ConnectionClosed:
-                break
+                return False
             sent += 1
-            await asyncio.sleep(max(0.0, started + sent * FRAME_SECONDS - loop.time()))
+            return not receiver.done()
+
+        # A person lets the greeting finish before answering it (the service mutes the
+        # prospect until the disclosure has been heard in full).
+        while not _greeting_heard(arrivals, loop.time() - started, loop.time()):
+            if not await send(SILENCE_FRAME):
+                break
+        if window:
+            window.script_started()
+        for text, audio in SCRIPT[:lines]:
+            if receiver.done():
+                break
+            await ws.send(encode_simulation(sid, ProspectSaid(text=text)))
+            speech_started = loop.time()
+            for i in range(0, len(audio), 160):
+                if not await send(audio[i : i + 160].ljust(160, b"\xff")):
+                    break
+            turns.append((speech_started, loop.time()))
+            for _ in range(int(PAUSE * 50)):
+                if not await send(SILENCE_FRAME):
+                    break
+        if window:
+            window.script_finished()
         receiver.cancel()
         await asyncio.gather(receiver, return_exceptions=True)
     result.seconds = loop.time() - started
-    _score(result, arrivals, speech_ends)
+    _score(result, arrivals, turns)
     return result
 
 
+def _greeting_heard(arrivals: list[tuple[float, float]], elapsed: float, now: float) -> bool:
+    if elapsed > GREETING_WAIT_LIMIT:
+        return True
+    return bool(arrivals) and now - arrivals[-1][0] > NEW_UTTERANCE_GAP
+
+
 def _score(
-    result: CallResult, arrivals: list[tuple[float, float]], speech_ends: list[float]
+    result: CallResult, arrivals: list[tuple[float, float]], turns: list[tuple[float, float]]
 ) -> None:
     result.agent_frames = len(arrivals)
     play_at, previous = 0.0, -1.0
@@ -131,8 +230,9 @@ def _score(
             play_at = arrived
         play_at += seconds
         previous = arrived
-    for index, end in enumerate(speech_ends):
-        window_end = speech_ends[index + 1] - 1.5 if index + 1 < len(speech_ends) else end + 5
+    for index, (_, end) in enumerate(turns):
+        # A reply counts until the prospect speaks again (or 5 s after the last line).
+        window_end = turns[index + 1][0] if index + 1 < len(turns) else end + 5
         reply = next((t for t, _ in arrivals if end < t < window_end), None)
         if reply is None:
             result.missed += 1
@@ -163,7 +263,7 @@ def _start_server(port: int, nats_url: str) -> subprocess.Popen[bytes]:
         "PORT": str(port),
         "SIMULATION": "1",
         "LOG_LEVEL": "WARNING",
-        "SIMULATED_SECONDS_PER_CHARACTER": "0.015",  # replies of 1-2 s, inside the pauses
+        "SIMULATED_SECONDS_PER_CHARACTER": "0.01",  # replies of about 1.5 s, inside the pauses
         "MAX_LIVE_CALLS": "1000",
     }
     command = [sys.executable, "-m", "services.conversation"]
@@ -191,13 +291,16 @@ async def run_ours(n: int, bus: EventBus, nats_url: str) -> dict[str, float]:
                 except httpx.TransportError:
                     await asyncio.sleep(0.25)
         # One call first: a serving process has imported and warmed everything already.
+        # Memory counts from before it, so what that call left behind counts as per call.
+        rss_before = _rss_mb(server.pid)
         warm_up = uuid4()
         await bus.publish(_request(warm_up))
         await one_call(f"ws://127.0.0.1:{port}/twilio/stream", str(warm_up), 0.0, lines=1)
         call_ids = [uuid4() for _ in range(n)]
         await bus.publish_many([_request(call_id) for call_id in call_ids])
-        rss_before, cpu_before = _rss_mb(server.pid), _cpu_seconds(server.pid)
+        cpu_before = _cpu_seconds(server.pid)
         peak = [rss_before]
+        window = SteadyWindow(n, server.pid)
 
         async def sample() -> None:
             while True:
@@ -208,7 +311,10 @@ async def run_ours(n: int, bus: EventBus, nats_url: str) -> dict[str, float]:
         url = f"ws://127.0.0.1:{port}/twilio/stream"
         cycle = 3.5
         results = await asyncio.gather(
-            *(one_call(url, str(call_id), cycle * i / n) for i, call_id in enumerate(call_ids))
+            *(
+                one_call(url, str(call_id), cycle * i / n, window=window)
+                for i, call_id in enumerate(call_ids)
+            )
         )
         sampler.cancel()
         cpu = _cpu_seconds(server.pid) - cpu_before
@@ -219,7 +325,8 @@ async def run_ours(n: int, bus: EventBus, nats_url: str) -> dict[str, float]:
     call_minutes = sum(r.seconds for r in results) / 60
     return {
         "n": n,
-        "cpu_s_per_call_min": cpu / call_minutes,
+        "cpu_s_per_call_min": window.cpu_seconds_per_call_minute(),
+        "cpu_whole_calls": cpu / call_minutes,  # set-up, greeting and hang-up included
         "rss_per_call_mb": (peak[0] - rss_before) / n,
         "rss_before_mb": rss_before,
         "lat_p50": _percentile(latencies, 50),
@@ -257,7 +364,8 @@ def run_baseline(ns: list[int]) -> dict[int, dict[str, float]]:
 
 
 def _line(name: str, f: dict[str, float]) -> str:
-    return (f"{name} N={int(f['n']):>3}  CPU-s/call-min={f['cpu_s_per_call_min']:6.2f}  "
+    whole = f" (whole calls {f['cpu_whole_calls']:5.2f})" if "cpu_whole_calls" in f else " " * 19
+    return (f"{name} N={int(f['n']):>3}  CPU-s/call-min={f['cpu_s_per_call_min']:6.2f}{whole}  "
             f"RSS/call={f['rss_per_call_mb']:6.1f} MB  "
             f"latency p50/p95={f['lat_p50']:.2f}/{f['lat_p95']:.2f} s  "
             f"late frames={int(f['late_frames'])}  missed replies={int(f['missed'])}")  # fmt: skip

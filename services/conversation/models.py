@@ -7,6 +7,7 @@ recurrent VAD state and audio buffers in its own analyzer.
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from importlib import resources
@@ -16,6 +17,9 @@ from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTu
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
+from threadpoolctl import threadpool_limits
+
+PRE_ROLL_WINDOWS = 16  # 512 ms at 8 kHz: the quiet the model hears before speech
 
 
 def _session(package: str, name: str, threads: int) -> onnxruntime.InferenceSession:
@@ -31,6 +35,12 @@ def _session(package: str, name: str, threads: int) -> onnxruntime.InferenceSess
 
 class SharedModels:
     """The process's model sessions, opened on first use, and the one thread smart-turn runs on."""
+
+    def __init__(self) -> None:
+        # numpy's BLAS starts a worker per core at the first matrix product (smart-turn's
+        # mel features), and between products those workers spin: measured, close to half
+        # of a call's CPU, for arrays too small to share out. One thread does it all.
+        threadpool_limits(limits=1, user_api="blas")
 
     @cached_property
     def vad_session(self) -> onnxruntime.InferenceSession:
@@ -76,7 +86,14 @@ class SharedModels:
 
 class SharedSileroVADAnalyzer(SileroVADAnalyzer):
     """Silero over a shared session, scored inline: a 256-sample window takes ~0.1 ms,
-    less than handing each 20 ms frame to a thread and back."""
+    less than handing each 20 ms frame to a thread and back.
+
+    A window only counts as speech when the model is confident *and* the audio is loud
+    enough, so while the line is too quiet to count the model is not asked at all; the
+    prospect is silent for most of a call (the agent is speaking, or waiting). When the
+    line turns loud, the model starts afresh on the last quiet windows, so that it hears
+    the onset as the stock analyzer does; speech starts and ends where it finds them.
+    """
 
     def __init__(self, session: onnxruntime.InferenceSession, params: VADParams | None) -> None:
         VADAnalyzer.__init__(self, params=params)  # skips loading a model of its own
@@ -87,9 +104,36 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._model = model
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+        self._window_volume = 0.0
+        self._quiet_windows: deque[bytes] = deque(maxlen=PRE_ROLL_WINDOWS)
+        self._skipped = 0  # quiet windows the model has not heard yet
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
         return self._run_analyzer(buffer)
+
+    def voice_confidence(self, buffer: bytes) -> float:
+        # The analyzer asks for the confidence first and the volume second, per window.
+        self._window_volume = super()._get_smoothed_volume(buffer)
+        if self._window_volume < self._params.min_volume:
+            self._skipped += 1
+            self._quiet_windows.append(buffer)
+            return 0.0
+        if self._skipped:
+            # The model's memory must be as if it had heard every window. After a short
+            # dip it hears the skipped windows now, in order: exactly what it would have
+            # heard. After a long silence it starts afresh on the last of them, as Silero
+            # itself resets in a silence, so that it hears the onset of speech as usual.
+            if self._skipped > len(self._quiet_windows):
+                self._model.reset_states()
+                self._windows_since_reset = self._low_confidence_windows = 0
+            for window in self._quiet_windows:
+                super().voice_confidence(window)
+            self._quiet_windows.clear()
+            self._skipped = 0
+        return super().voice_confidence(buffer)
+
+    def _get_smoothed_volume(self, audio: bytes) -> float:
+        return self._window_volume  # measured once, in voice_confidence
 
 
 class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
