@@ -1,4 +1,4 @@
-"""`python -m services.conversation`: the voice agent alone (several can share a port)."""
+"""`python -m services.conversation`: the voice agent alone (run several behind a gateway)."""
 
 from libs.runtime.main import run_services
 from services.conversation.plugin import build_plugin

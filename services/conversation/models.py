@@ -91,8 +91,9 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
     A window only counts as speech when the model is confident *and* the audio is loud
     enough, so while the line is too quiet to count the model is not asked at all; the
     prospect is silent for most of a call (the agent is speaking, or waiting). When the
-    line turns loud, the model starts afresh on the last quiet windows, so that it hears
-    the onset as the stock analyzer does; speech starts and ends where it finds them.
+    line turns loud, the model first hears the windows it skipped, so that its memory is
+    what it would have been; speech starts and ends where the stock analyzer finds them,
+    give or take one 40 ms batch (tests/unit/conversation/test_shared_models.py).
     """
 
     def __init__(self, session: onnxruntime.InferenceSession, params: VADParams | None) -> None:
@@ -119,10 +120,9 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
             self._quiet_windows.append(buffer)
             return 0.0
         if self._skipped:
-            # The model's memory must be as if it had heard every window. After a short
-            # dip it hears the skipped windows now, in order: exactly what it would have
-            # heard. After a long silence it starts afresh on the last of them, as Silero
-            # itself resets in a silence, so that it hears the onset of speech as usual.
+            # After a short dip the model hears every skipped window now, in order: exactly
+            # what it would have heard. After a long silence it starts afresh on the last
+            # half second of it, as Silero itself resets in a silence.
             if self._skipped > len(self._quiet_windows):
                 self._model.reset_states()
                 self._windows_since_reset = self._low_confidence_windows = 0

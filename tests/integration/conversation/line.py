@@ -26,12 +26,14 @@ from libs.simulation.speech import SILENCE_FRAME, synthesize_utterance
 
 FRAME_SECONDS = 0.02
 QUIET_SECONDS = 0.4
+BARGE_IN_AFTER_SECONDS = 0.3
 
 
 @dataclass
 class Heard:
     agent_lines: list[str] = field(default_factory=list)
     agent_audio_bytes: int = 0
+    audio_bytes_per_line: list[int] = field(default_factory=list)  # after each agent line
     agent_bursts: int = 0  # runs of agent audio separated by a pause
     first_event: str = ""  # the first thing the agent sent: "media" or "simulation"
     clears: int = 0
@@ -46,12 +48,14 @@ class ProspectLine:
         lines: list[str],
         *,
         hang_up_during_line: int | None = None,
+        barge_in_line: int | None = None,
         wait_for_agent_first: bool = True,
         turns_from_audio: bool = False,
         on_say: Callable[[str], None] | None = None,
     ) -> None:
         self.url, self.call_id, self.lines = url, str(call_id), lines
         self.hang_up_during_line = hang_up_during_line
+        self.barge_in_line = barge_in_line
         self.wait_for_agent_first = wait_for_agent_first
         self.turns_from_audio, self.on_say = turns_from_audio, on_say
         self.stream_sid = "MZ" + "0" * 32
@@ -89,7 +93,9 @@ class ProspectLine:
 
     async def _speak(self, socket: ClientConnection) -> None:
         for index, line in enumerate(self.lines):
-            if index > 0 or self.wait_for_agent_first:
+            if index == self.barge_in_line:
+                await self._agent_started()
+            elif index > 0 or self.wait_for_agent_first:
                 await self._agent_finished()
             audio = synthesize_utterance(line, seed=index)
             if self.on_say is not None:
@@ -113,6 +119,19 @@ class ProspectLine:
             self._agent_spoke.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._agent_spoke.wait(), remaining)
+        self._lines_answered = self._agent_turns()
+
+    async def _agent_started(self) -> None:
+        """Until the agent is a moment into its next line: then the prospect talks over it."""
+
+        def speaking_anew() -> bool:
+            new_line = self._agent_turns() > self._lines_answered
+            return new_line and self.heard.audio_bytes_per_line[-1] > 0
+
+        while not speaking_anew():
+            self._agent_spoke.clear()
+            await self._agent_spoke.wait()
+        await asyncio.sleep(BARGE_IN_AFTER_SECONDS)
         self._lines_answered = self._agent_turns()
 
     def _agent_turns(self) -> int:
@@ -147,13 +166,15 @@ class ProspectLine:
                 self.heard.first_event = self.heard.first_event or event
                 if isinstance(said, AgentSaid):
                     self.heard.agent_lines.append(said.text)
+                    self.heard.audio_bytes_per_line.append(0)
                 elif event == "media":
                     quiet = loop.time() - self._last_agent_activity > QUIET_SECONDS
                     if quiet or not self.heard.agent_audio_bytes:
                         self.heard.agent_bursts += 1
-                    self.heard.agent_audio_bytes += len(
-                        base64.b64decode(message["media"]["payload"])
-                    )
+                    audio_bytes = len(base64.b64decode(message["media"]["payload"]))
+                    self.heard.agent_audio_bytes += audio_bytes
+                    if self.heard.audio_bytes_per_line:
+                        self.heard.audio_bytes_per_line[-1] += audio_bytes
                 elif event == "clear":
                     self.heard.clears += 1
                     continue

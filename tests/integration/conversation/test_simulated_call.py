@@ -90,7 +90,10 @@ async def test_a_prospect_who_hangs_up_mid_sentence_still_gets_a_record(bus: Eve
     [transcript] = events.of(TranscriptFinalized)
     [outcome] = events.of(OutcomeRecorded)
     assert transcript.ended_by == "prospect-hung-up"
-    assert [t.text for t in transcript.turns if t.role == "prospect"] == lines[:1]
+    # The half sentence is a turn of its own only if VAD heard a pause inside it.
+    prospect = [t.text for t in transcript.turns if t.role == "prospect"]
+    assert prospect in (lines[:1], lines)
+    assert transcript.turns[0].role == "agent"  # the greeting was spoken and recorded
     assert (outcome.source, outcome.interest_level) == ("fallback", "low")
 
 
@@ -134,6 +137,53 @@ async def test_hello_over_the_greeting_does_not_cut_the_disclosure_short(bus: Ev
     assert transcript.turns[0].text.endswith("say stop and I will remove your number.")
     [outcome] = events.of(OutcomeRecorded)
     assert (transcript.ended_by, outcome.interest_level) == ("goodbye", "low")
+
+
+async def test_the_prospect_talking_over_the_agent_stops_its_speech(bus: EventBus):
+    request = call_requested()
+    await bus.publish(request)
+    lines = ["Hello, Rosa speaking.", "Sorry, who did you say is calling?", "No thanks."]
+    service_context = conversation_service(bus, simulated_seconds_per_character=0.03)
+    async with service_context as service, watching(bus, request.call_id) as events:
+        line = ProspectLine(service.stream_url, request.call_id, lines, barge_in_line=1)
+        heard = await line.run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    def full_length(text: str) -> int:  # bytes of mu-law the agent's line takes to say
+        return round(len(text) * 0.03 / 0.2) * 1600
+
+    greeting, interrupted = heard.audio_bytes_per_line[:2]
+    assert greeting >= 0.9 * full_length(heard.agent_lines[0])  # heard in full
+    assert interrupted < 0.5 * full_length(heard.agent_lines[1])  # cut short
+    assert heard.clears >= 1  # Twilio told to drop what it had buffered
+
+
+async def test_a_line_gone_quiet_ends_the_call(bus: EventBus):
+    request = call_requested()
+    await bus.publish(request)
+    async with (
+        conversation_service(bus, silence_timeout_seconds=1.5) as service,
+        watching(bus, request.call_id) as events,
+    ):
+        heard = await ProspectLine(service.stream_url, request.call_id, ["Hello?"]).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    assert "line has gone quiet" in heard.agent_lines[-1]
+    [transcript] = events.of(TranscriptFinalized)
+    assert transcript.ended_by == "silence"
+
+
+async def test_a_call_that_already_finished_is_refused(bus: EventBus):
+    request = call_requested()
+    await bus.publish(request)
+    await bus.publish(answered_by_machine(request))  # a voicemail: quickly over
+    async with conversation_service(bus) as service, watching(bus, request.call_id) as events:
+        await ProspectLine(service.stream_url, request.call_id, []).run()
+        await events.wait_for(TranscriptFinalized)
+        again = await ProspectLine(service.stream_url, request.call_id, []).run()
+
+    assert again.close_code == 4409
+    assert len(events.of(TranscriptFinalized)) == 1
 
 
 async def test_an_unknown_call_is_refused(bus: EventBus):

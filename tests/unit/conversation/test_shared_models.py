@@ -14,8 +14,8 @@ from libs.simulation.speech import speech_samples
 from services.conversation.models import SharedModels, SharedSileroVADAnalyzer
 
 SAMPLE_RATE = 8000
-CHUNK_BYTES = 1280  # 80 ms of 16-bit audio, as the serializer hands it over
-CHUNK_SECONDS = 0.08
+CHUNK_BYTES = 640  # 40 ms of 16-bit audio, as the serializer hands it over
+CHUNK_SECONDS = 0.04
 
 
 class CountingSession:
