@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from libs.events import CallAnswered, EventBus, LeadOptedOut, OutcomeRecorded, TranscriptFinalized
 from tests.integration.conversation.harness import (
     ACCOUNT_SID,
@@ -111,16 +113,28 @@ async def test_a_voicemail_gets_a_message_with_the_callback_number(bus: EventBus
     assert events.of(CallAnswered) == []  # telephony reported it; not ours to repeat
 
 
-async def test_the_time_limit_ends_the_call_politely(bus: EventBus):
-    request = call_requested(time_limit_seconds=2)
+@pytest.mark.parametrize(
+    ("ended_by", "time_limit_seconds", "settings", "goodbye"),
+    [
+        ("timeout", 2, {}, "have to end the call"),
+        ("silence", 300, {"silence_timeout_seconds": 1.5}, "line has gone quiet"),
+    ],
+)
+async def test_the_time_limit_and_a_line_gone_quiet_end_the_call_politely(
+    bus: EventBus, ended_by: str, time_limit_seconds: int, settings: dict, goodbye: str
+):
+    request = call_requested(time_limit_seconds=time_limit_seconds)
     await bus.publish(request)
-    async with conversation_service(bus) as service, watching(bus, request.call_id) as events:
+    async with (
+        conversation_service(bus, **settings) as service,
+        watching(bus, request.call_id) as events,
+    ):
         heard = await ProspectLine(service.stream_url, request.call_id, ["Hello?"]).run()
         await events.wait_for(TranscriptFinalized, OutcomeRecorded)
 
-    assert "have to end the call" in heard.agent_lines[-1]
+    assert goodbye in heard.agent_lines[-1]
     [transcript] = events.of(TranscriptFinalized)
-    assert transcript.ended_by == "timeout"
+    assert transcript.ended_by == ended_by
 
 
 async def test_hello_over_the_greeting_does_not_cut_the_disclosure_short(bus: EventBus):
@@ -156,21 +170,6 @@ async def test_the_prospect_talking_over_the_agent_stops_its_speech(bus: EventBu
     assert greeting >= 0.9 * full_length(heard.agent_lines[0])  # heard in full
     assert interrupted < 0.5 * full_length(heard.agent_lines[1])  # cut short
     assert heard.clears >= 1  # Twilio told to drop what it had buffered
-
-
-async def test_a_line_gone_quiet_ends_the_call(bus: EventBus):
-    request = call_requested()
-    await bus.publish(request)
-    async with (
-        conversation_service(bus, silence_timeout_seconds=1.5) as service,
-        watching(bus, request.call_id) as events,
-    ):
-        heard = await ProspectLine(service.stream_url, request.call_id, ["Hello?"]).run()
-        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
-
-    assert "line has gone quiet" in heard.agent_lines[-1]
-    [transcript] = events.of(TranscriptFinalized)
-    assert transcript.ended_by == "silence"
 
 
 async def test_a_call_that_already_finished_is_refused(bus: EventBus):
