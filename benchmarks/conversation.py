@@ -190,7 +190,7 @@ async def one_call(
 
         # A person lets the greeting finish before answering it (the service mutes the
         # prospect until the disclosure has been heard in full).
-        while not _greeting_heard(arrivals, loop.time() - started, loop.time()):
+        while not _greeting_heard(arrivals, started, loop.time()):
             if not await send(SILENCE_FRAME):
                 break
         if window:
@@ -216,8 +216,9 @@ async def one_call(
     return result
 
 
-def _greeting_heard(arrivals: list[tuple[float, float]], elapsed: float, now: float) -> bool:
-    if elapsed > GREETING_WAIT_LIMIT:
+def _greeting_heard(arrivals: list[tuple[float, float]], started: float, now: float) -> bool:
+    """The agent has spoken and paused (or it never will: then the prospect speaks anyway)."""
+    if now - started > GREETING_WAIT_LIMIT:
         return True
     return bool(arrivals) and now - arrivals[-1][0] > NEW_UTTERANCE_GAP
 
@@ -387,7 +388,7 @@ def _readiness(rounds: list[dict[str, Any]]) -> str:
     """What the process told its load balancer while the calls ran."""
     degraded = statistics.median(r["degraded_probes"] for r in rounds)
     because = next((r["degraded_because"] for r in rounds if r["degraded_because"]), "")
-    reason = f" ({because})" if because else ""
+    reason = f" ({because})" if degraded and because else ""
     return f"        /readyz degraded in {degraded:.0%} of probes{reason}"
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from libs.events import CallAnswered, EventBus, LeadOptedOut, OutcomeRecorded, TranscriptFinalized
+from services.conversation.processors.simulated_tts import CHUNK_SECONDS, SAMPLE_RATE
 from tests.integration.conversation.harness import (
     ACCOUNT_SID,
     answered_by_machine,
@@ -157,14 +158,15 @@ async def test_the_prospect_talking_over_the_agent_stops_its_speech(bus: EventBu
     request = call_requested()
     await bus.publish(request)
     lines = ["Hello, Rosa speaking.", "Sorry, who did you say is calling?", "No thanks."]
-    service_context = conversation_service(bus, simulated_seconds_per_character=0.03)
+    pace = 0.03  # seconds of speech per character: long enough to talk over
+    service_context = conversation_service(bus, simulated_seconds_per_character=pace)
     async with service_context as service, watching(bus, request.call_id) as events:
         line = ProspectLine(service.stream_url, request.call_id, lines, barge_in_line=1)
         heard = await line.run()
         await events.wait_for(TranscriptFinalized, OutcomeRecorded)
 
     def full_length(text: str) -> int:  # bytes of mu-law the agent's line takes to say
-        return round(len(text) * 0.03 / 0.2) * 1600
+        return round(len(text) * pace / CHUNK_SECONDS) * round(CHUNK_SECONDS * SAMPLE_RATE)
 
     greeting, interrupted = heard.audio_bytes_per_line[:2]
     assert greeting >= 0.9 * full_length(heard.agent_lines[0])  # heard in full
