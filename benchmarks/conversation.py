@@ -267,7 +267,7 @@ def _start_server(port: int, nats_url: str) -> subprocess.Popen[bytes]:
         **os.environ,
         "NATS_URL": nats_url,
         "PORT": str(port),
-        "SIMULATION": "1",
+        "MODE": "simulation",
         "LOG_LEVEL": "WARNING",
         "SIMULATED_SECONDS_PER_CHARACTER": "0.01",  # replies of about 1.5 s, inside the pauses
         "MAX_LIVE_CALLS": "1000",

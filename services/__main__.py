@@ -6,6 +6,7 @@ over them with a live progress line, prints the results and stops.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import read_environment
 
 USAGE = "usage: python -m services [serve | demo]"
+SERVICES = ("ingest", "scheduler", "telephony", "conversation", "analytics")
 
 
 def all_plugins(environ: Mapping[str, str]) -> list[ServicePlugin]:
@@ -56,12 +58,22 @@ def demo() -> int:
         # The demo uploads the sample itself, over HTTP, as a sales team would.
         return all_plugins({**environ, "LEADS_CSV_PATH": ""})
 
-    return run_services(without_start_import, name="sales-agent", companion=companion, quiet=True)
+    # The demonstration is a simulation unless MODE says otherwise; a live MODE still has
+    # to pass every live check.
+    if "MODE" not in environ:
+        os.environ["MODE"] = "simulation"
+    return run_services(
+        without_start_import,
+        name="sales-agent",
+        services=SERVICES,
+        companion=companion,
+        quiet=True,
+    )
 
 
 def main(argv: list[str]) -> int:
     if argv in ([], ["serve"]):
-        return run_services(all_plugins, name="sales-agent")
+        return run_services(all_plugins, name="sales-agent", services=SERVICES)
     if argv == ["demo"]:
         return demo()
     print(USAGE, file=sys.stderr)

@@ -12,6 +12,7 @@ from libs.events import (
     CallFailed,
     CallPlaced,
     CallRequested,
+    CallsWithheld,
     CampaignFinished,
     CampaignLeadsAdded,
     CampaignLeadsRequeued,
@@ -22,6 +23,7 @@ from libs.events import (
     LeadImported,
     LeadOptedOut,
     LeadProfile,
+    ModeRecorded,
     OutcomeRecorded,
     TimeWindow,
     TranscriptFinalized,
@@ -65,6 +67,7 @@ def one_of_each_event() -> list[AnyEvent]:
     call = {"call_id": CALL_ID, "lead_id": LEAD_ID, "campaign_id": CAMPAIGN_ID}
     common = {"occurred_at": NOW}
     return [
+        ModeRecorded(event_id=uuid4(), **common, mode="simulation", recorded_by="scheduler"),
         lead_imported(),
         LeadOptedOut(
             event_id=uuid4(),
@@ -107,6 +110,15 @@ def one_of_each_event() -> list[AnyEvent]:
         CampaignResumed(event_id=uuid4(), **common, campaign_id=CAMPAIGN_ID),
         CampaignLeadsRequeued(
             event_id=uuid4(), **common, campaign_id=CAMPAIGN_ID, lead_ids=(LEAD_ID,), reason="busy"
+        ),
+        CallsWithheld(
+            event_id=uuid4(),
+            **common,
+            campaign_id=CAMPAIGN_ID,
+            rule="calling_window",
+            lead_ids=(LEAD_ID,),
+            detail="Wed 20:05 in America/New_York is outside 09:00-20:00",
+            retry_at=NOW,
         ),
         CampaignFinished(
             event_id=uuid4(), **common, campaign_id=CAMPAIGN_ID, summary={"completed": 1}

@@ -28,9 +28,9 @@ class Stored(msgspec.Struct, frozen=True):
 class PublishRefusedError(RuntimeError):
     """JetStream answered, and said no (stream full, wrong stream, no stream...)."""
 
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, err_code: int = 0) -> None:
         super().__init__(f"JetStream refused the event: {description} (code {code})")
-        self.code, self.description = code, description
+        self.code, self.description, self.err_code = code, description, err_code
 
 
 class _ApiError(msgspec.Struct):
@@ -95,7 +95,8 @@ class AckInbox:
             future.set_exception(PublishRefusedError(0, f"unreadable ack: {exc}"))
             return
         if reply.error is not None:
-            future.set_exception(PublishRefusedError(reply.error.code, reply.error.description))
+            error = reply.error
+            future.set_exception(PublishRefusedError(error.code, error.description, error.err_code))
         else:
             future.set_result(Stored(reply.stream, reply.seq, reply.duplicate))
 

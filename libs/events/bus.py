@@ -14,12 +14,14 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from libs.events.acks import AckInbox, Stored
+from libs.events.acks import AckInbox, PublishRefusedError, Stored
 from libs.events.codec import decode_event, encode_event
 from libs.events.model import AnyEvent, Event
 from libs.events.subjects import ALL_SUBJECTS, STREAM_NAME
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
+WRONG_LAST_SEQUENCE = 10071  # JetStream's err_code when that expectation fails
 
 
 class PublishError(RuntimeError):
@@ -160,6 +162,24 @@ class EventBus:
         if failed:
             raise PublishError(failed, total=len(batch))
         return stored
+
+    async def publish_if_first(self, event: Event) -> bool:
+        """Store the event only if its subject holds nothing yet: compare-and-set, so of
+        several processes racing to record the same kind of fact exactly one wins."""
+        reply_to, future = await self._acks.reply_to()
+        headers = {MSG_ID_HEADER: str(event.event_id), EXPECTED_LAST_SUBJECT_SEQUENCE: "0"}
+        await self.nc.publish(event.subject, encode_event(event), reply=reply_to, headers=headers)
+        try:
+            async with asyncio.timeout(self.ack_timeout):
+                await future
+        except PublishRefusedError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                return False
+            raise
+        except TimeoutError:
+            self._acks.forget(reply_to)
+            raise PublishError([(event, TimeoutError("no ack"))], total=1) from None
+        return True
 
     async def _wait_for_all(self, pending: list[asyncio.Future[Stored]]) -> None:
         # Acks come back nearly in order, so by the time the last publish is out most are

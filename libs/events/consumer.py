@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 import nats.errors
 from loguru import logger
@@ -25,6 +26,7 @@ class Delivery:
     subject: str
     stream_sequence: int
     delivery_count: int
+    stored_at: datetime | None = None  # when JetStream stored it, by the server's clock
 
 
 Handler = Callable[[AnyEvent, Delivery], Awaitable[None]]
@@ -170,6 +172,7 @@ def _delivery_of(message: Msg) -> Delivery:
         subject=message.subject,
         stream_sequence=metadata.sequence.stream,
         delivery_count=metadata.num_delivered,
+        stored_at=metadata.timestamp,
     )
 
 

@@ -29,6 +29,18 @@ CallFailureReason = Literal[
     "rejected",
 ]
 OptOutSource = Literal["call", "do-not-call-list", "api"]
+# The compliance rule that kept a call from being made (libs/compliance).
+ComplianceRule = Literal[
+    "calling_window",
+    "do_not_call",
+    "opted_out",
+    "campaign_paused",
+    "campaign_stopped",
+    "frequency_cap",
+    "holiday",
+    "expired",
+]
+SystemMode = Literal["simulation", "live"]
 TurnRole = Literal["agent", "prospect"]
 
 
@@ -81,6 +93,14 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=Tru
         raise NotImplementedError
 
 
+class SystemEvent(Event, frozen=True, kw_only=True):
+    """A fact about the deployment itself, not about a lead, campaign or call."""
+
+    @property
+    def subject(self) -> str:
+        return f"sales.system.{self.subject_verb}"
+
+
 class LeadEvent(Event, frozen=True, kw_only=True):
     lead_id: UUID
 
@@ -105,6 +125,16 @@ class CallEvent(Event, frozen=True, kw_only=True):
     @property
     def subject(self) -> str:
         return f"sales.call.{self.call_id}.{self.subject_verb}"
+
+
+class ModeRecorded(SystemEvent, frozen=True, kw_only=True):
+    """The deployment's mode, written once by the first process to start: every later
+    process must run in the same mode, so simulated decisions never reach a real phone."""
+
+    subject_verb: ClassVar[str] = "mode"
+
+    mode: SystemMode
+    recorded_by: str  # the process that started first
 
 
 class LeadImported(LeadEvent, frozen=True, kw_only=True):
@@ -176,6 +206,17 @@ class CampaignLeadsRequeued(CampaignEvent, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class CallsWithheld(CampaignEvent, frozen=True, kw_only=True):
+    """Leads whose turn came but whom a compliance rule kept from being called then."""
+
+    subject_verb: ClassVar[str] = "withheld"
+
+    rule: ComplianceRule
+    lead_ids: tuple[UUID, ...]
+    detail: str = ""  # for the first lead: its local time and the rule's source
+    retry_at: datetime | None = None  # when they are looked at again; None: never
+
+
 class CampaignFinished(CampaignEvent, frozen=True, kw_only=True):
     """Every selected lead has a final result: nothing more will be dialled."""
 
@@ -197,6 +238,7 @@ class CallPlaced(CallEvent, frozen=True, kw_only=True):
 
     provider: str  # "twilio" or "simulated"
     provider_call_id: str
+    requested_at: datetime | None = None  # the decision's time, which the rules count by
 
 
 class CallAnswered(CallEvent, frozen=True, kw_only=True):
@@ -211,6 +253,9 @@ class CallFailed(CallEvent, frozen=True, kw_only=True):
     reason: CallFailureReason
     detail: str = ""
     provider_error_code: int | None = None
+    # Set when the call was not dialled because a rule forbade it at dial time (reason
+    # "canceled"): it is not an attempt, and the lead is asked again in its next window.
+    rule: ComplianceRule | None = None
 
 
 class CallCompleted(CallEvent, frozen=True, kw_only=True):
@@ -240,7 +285,8 @@ class OutcomeRecorded(CallEvent, frozen=True, kw_only=True):
 
 
 AnyEvent = (
-    LeadImported
+    ModeRecorded
+    | LeadImported
     | LeadOptedOut
     | CampaignStarted
     | CampaignLeadsAdded
@@ -248,6 +294,7 @@ AnyEvent = (
     | CampaignPaused
     | CampaignResumed
     | CampaignLeadsRequeued
+    | CallsWithheld
     | CampaignFinished
     | CallRequested
     | CallPlaced
@@ -259,6 +306,7 @@ AnyEvent = (
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
+    ModeRecorded,
     LeadImported,
     LeadOptedOut,
     CampaignStarted,
@@ -267,6 +315,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     CampaignPaused,
     CampaignResumed,
     CampaignLeadsRequeued,
+    CallsWithheld,
     CampaignFinished,
     CallRequested,
     CallPlaced,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from libs.events.model import CallEvent, CampaignEvent, Event, LeadEvent
+from libs.events.model import CallEvent, CampaignEvent, Event, LeadEvent, SystemEvent
 
 STREAM_NAME = "SALES"
 ALL_SUBJECTS = "sales.>"
@@ -26,6 +26,8 @@ def _entity(event_type: type[Event]) -> str:
 
 def subject_filter(event_type: type[Event]) -> str:
     """Every event of one type, e.g. `sales.call.*.requested`."""
+    if issubclass(event_type, SystemEvent):
+        return f"sales.system.{event_type.subject_verb}"
     return f"sales.{_entity(event_type)}.*.{event_type.subject_verb}"
 
 

@@ -33,11 +33,16 @@ async def readyz(bus: NamedDependency[EventBus], state: State) -> Response[Any]:
     reasons = [reason for check in state.readiness_checks for reason in check()]
     if reasons:
         return problem(503, "degraded: " + "; ".join(reasons))
-    return Response({"status": "ready", "stream": bus.stream})
+    return Response({"status": "ready", "stream": bus.stream, "mode": state.mode})
 
 
 def build_app(
-    plugins: Sequence[ServicePlugin], *, bus: EventBus, api_token: str | None, title: str
+    plugins: Sequence[ServicePlugin],
+    *,
+    bus: EventBus,
+    api_token: str | None,
+    title: str,
+    mode: str = "simulation",
 ) -> Litestar:
     @asynccontextmanager
     async def run_workers(_: Litestar) -> AsyncIterator[None]:
@@ -55,6 +60,7 @@ def build_app(
         state=State(
             {
                 "api_token": api_token,
+                "mode": mode,
                 "readiness_checks": [p.readiness for p in plugins if p.readiness is not None],
             }
         ),

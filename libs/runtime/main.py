@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from loguru import logger
 
 from libs.events import NatsServerError
 from libs.runtime.logging import configure_logging
+from libs.runtime.mode import resolve_mode
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.runner import Companion, serve
 from libs.runtime.security import UnsafeBindError
@@ -24,12 +25,18 @@ def run_services(
     build_plugins: PluginsFactory,
     *,
     name: str,
+    services: Sequence[str] | None = None,
     companion: Companion | None = None,
     quiet: bool = False,
 ) -> int:
-    """Run until SIGINT/SIGTERM; 0 on a clean stop, 2 when the configuration is refused."""
+    """Run until SIGINT/SIGTERM; 0 on a clean stop, 2 when the configuration is refused.
+
+    `services` names what this process runs (default: `name`), for what live mode needs.
+    """
     environ = read_environment()
     try:
+        mode = resolve_mode(environ, services or (name,))
+        environ = {**environ, "MODE": mode}  # every plugin reads the one resolved mode
         settings = load_settings(RuntimeSettings, environ)
         configure_logging(
             service=name,
@@ -38,7 +45,7 @@ def run_services(
             quiet_file=(Path(settings.data_dir) / "logs" / f"{name}.log") if quiet else None,
         )
         plugins = build_plugins(environ)
-        asyncio.run(serve(plugins, settings, name=name, companion=companion))
+        asyncio.run(serve(plugins, settings, name=name, mode=mode, companion=companion))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

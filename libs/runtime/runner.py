@@ -13,7 +13,9 @@ import uvicorn
 from loguru import logger
 
 from libs.events import EmbeddedNatsServer, EventBus
+from libs.events.model import SystemMode
 from libs.runtime.app import build_app
+from libs.runtime.mode import agree_on_mode
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.security import check_bind_address
 from libs.runtime.settings import RuntimeSettings
@@ -70,12 +72,21 @@ async def serve(
     settings: RuntimeSettings,
     *,
     name: str,
+    mode: SystemMode = "simulation",
     companion: Companion | None = None,
 ) -> None:
     check_bind_address(settings.host, settings.api_token)
+    logger.warning(
+        "MODE={mode}: {meaning}",
+        mode=mode,
+        meaning="real calls, real voices"
+        if mode == "live"
+        else "simulated carrier, voices and clock; no real calls",
+    )
     async with AsyncExitStack() as stack:
         bus = await connect_bus(settings, stack, name)
-        app = build_app(plugins, bus=bus, api_token=settings.api_token, title=name)
+        await agree_on_mode(bus, mode, name)
+        app = build_app(plugins, bus=bus, api_token=settings.api_token, title=name, mode=mode)
         config = uvicorn.Config(
             app,
             host=settings.host,

@@ -62,7 +62,7 @@ async def twilio_stream(
             await stream_socket.close(code=call)
         return
     with logger.contextualize(call_id=str(call.request.call_id), lead_id=str(call.request.lead_id)):
-        logger.info("Media stream started ({mode})", mode=conversation.settings.mode)
+        logger.info("Media stream started ({mode})", mode=conversation.settings.voices)
         await call.run(stream_socket)
 
 
@@ -101,7 +101,7 @@ async def _call_for(
         stream_sid=start.stream_sid,
         call_sid=start.call_sid,
         serializer=build_serializer(settings, start.stream_sid, start.call_sid),
-        real_llm=settings.mode == "real",
+        real_llm=settings.voices == "real",
         lead=request.lead,
     )
     return Call(

@@ -225,7 +225,7 @@ class Call:
     def _worth_a_summary(self, turns: list[Turn], ended_by: EndedBy) -> bool:
         # Opt-outs and voicemails say all there is; a call nobody spoke on has nothing to read.
         return (
-            self.settings.mode == "real"
+            self.settings.voices == "real"
             and ended_by not in ("opt-out", "voicemail")
             and any(turn.role == "prospect" for turn in turns)
         )

@@ -1,4 +1,4 @@
-"""Conversation settings: real vendors when their keys are set, simulated voices otherwise."""
+"""Conversation settings: real vendors in live mode, simulated voices in simulation."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ from typing import Literal
 
 import msgspec
 
-Mode = Literal["real", "simulated"]
+from libs.events.model import SystemMode
+
+Voices = Literal["real", "simulated"]
 # Twilio's fixed simulated account (services/telephony/config.py), for the local fake.
 SIMULATED_ACCOUNT_SID = "AC" + "5151ca11ed0000000000000000000000"
 
 
 class ConversationSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
-    simulation: bool = False
+    mode: SystemMode = "simulation"
     deepgram_api_key: str | None = None
     google_api_key: str | None = None
     google_model: str = "gemini-2.5-flash"
@@ -40,25 +42,18 @@ class ConversationSettings(msgspec.Struct, frozen=True, kw_only=True, rename="up
     cartesia_url: str | None = None
 
     @property
-    def mode(self) -> Mode:
-        keys = (
-            self.deepgram_api_key,
-            self.google_api_key,
-            self.cartesia_api_key,
-            self.twilio_account_sid,
-            self.twilio_auth_token,
-        )
-        return "real" if all(keys) and not self.simulation else "simulated"
+    def voices(self) -> Voices:
+        return "real" if self.mode == "live" else "simulated"
 
     @property
     def hang_up_account_sid(self) -> str:
-        if self.mode == "real" or self.twilio_api_base_url:
+        if self.voices == "real" or self.twilio_api_base_url:
             return self.twilio_account_sid or SIMULATED_ACCOUNT_SID
         return SIMULATED_ACCOUNT_SID
 
     @property
     def hang_up_auth_token(self) -> str:
-        if self.mode == "real":
+        if self.voices == "real":
             return self.twilio_auth_token or ""
         return self.simulation_auth_token or self.twilio_auth_token or ""
 
@@ -66,7 +61,7 @@ class ConversationSettings(msgspec.Struct, frozen=True, kw_only=True, rename="up
     def hang_up_base_url(self) -> str:
         if self.twilio_api_base_url:
             return self.twilio_api_base_url
-        if self.mode == "real":
+        if self.voices == "real":
             return "https://api.twilio.com"
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}/simulated-twilio"

@@ -12,6 +12,7 @@ from litestar.di import Provide
 from loguru import logger
 
 from libs.events import EventBus
+from libs.runtime.mode import resolve_mode
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import load_settings
 from services.conversation.config import ConversationSettings
@@ -19,7 +20,9 @@ from services.conversation.runtime import ConversationRuntime
 
 
 def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
-    settings = load_settings(ConversationSettings, environ)
+    # Refuses live mode without every voice key: real callers never get simulated voices.
+    mode = resolve_mode(environ, ("conversation",))
+    settings = load_settings(ConversationSettings, {**environ, "MODE": mode})
     return plugin_for(ConversationRuntime.from_settings(settings))
 
 
@@ -36,7 +39,7 @@ def plugin_for(runtime: ConversationRuntime) -> ServicePlugin:
 
     @contextlib.asynccontextmanager
     async def workers(_bus: EventBus) -> AsyncIterator[None]:
-        mode = runtime.settings.mode
+        mode = runtime.settings.voices
         logger.info(
             "Conversation service: {mode} voices ({detail})",
             mode=mode,

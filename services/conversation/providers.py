@@ -34,7 +34,7 @@ def build_services(
 
     lead = stream.lead
     assert isinstance(lead, LeadProfile)
-    if settings.mode == "real":
+    if settings.voices == "real":
         return _real(settings, system_prompt(agent, lead, playbook))
     return (
         SimulatedSTTService(),
@@ -77,7 +77,7 @@ def build_serializer(
     settings: ConversationSettings, stream_sid: str, call_sid: str
 ) -> TwilioFrameSerializer:
     serializer_type = (
-        BatchingTwilioSerializer if settings.mode == "real" else SimulationTwilioSerializer
+        BatchingTwilioSerializer if settings.voices == "real" else SimulationTwilioSerializer
     )
     return serializer_type(
         stream_sid=stream_sid,

@@ -12,8 +12,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import FromQuery, JSONBody, Parameter
 
+from libs.compliance import CallingHours
 from libs.events import CampaignPaused, CampaignResumed, CampaignStopped, LeadOptedOut, lead_id_for
-from services.scheduler.calling_window import CallingRules
 from services.scheduler.do_not_call import NoPhoneColumnError, read_do_not_call
 from services.scheduler.domain import (
     CampaignRequest,
@@ -102,11 +102,11 @@ def campaign_request(data: StartCampaign, scheduler: Scheduler, now: datetime) -
                 data.call_hours_start or f"{rules.hours.start:%H:%M}",
                 data.call_hours_end or f"{rules.hours.end:%H:%M}",
             )
-            rules = CallingRules(hours=hours, days=rules.days)
+            rules = CallingHours(hours=hours, days=rules.days)
     except ValueError as exc:
         raise unprocessable(f"call_hours_start/call_hours_end: {exc}") from None
     if data.calling_days is not None:
-        rules = CallingRules(hours=rules.hours, days=tuple(sorted(set(data.calling_days))))
+        rules = CallingHours(hours=rules.hours, days=tuple(sorted(set(data.calling_days))))
     return CampaignRequest(
         name=data.name or f"Campaign {now:%Y-%m-%d %H:%M}",
         rules=rules,
@@ -130,7 +130,7 @@ async def start(
     now = scheduler.clock()
     request = campaign_request(data or StartCampaign(), scheduler, now)
     try:
-        events, excluded = start_campaign(scheduler.state, request, now)
+        events, excluded = start_campaign(scheduler.state, request, now, law=scheduler.law)
     except (NoLeadsSelectedError, UnknownLeadsError) as exc:
         raise unprocessable(str(exc)) from None
     await scheduler.publish(events)

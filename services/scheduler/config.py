@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import msgspec
 
+from libs.compliance import CallingHours, Law
 from libs.runtime.settings import SettingsError, load_settings
-from services.scheduler.calling_window import CallingRules
 from services.scheduler.domain import DispatchLimits, parse_window
 from services.scheduler.state import RetryPolicy
 
@@ -29,14 +29,15 @@ class SchedulerSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper
     failure_brake_ratio: float = 0.8
     default_region: str = "US"
 
-    def calling_rules(self) -> CallingRules:
-        return CallingRules(
+    def calling_rules(self) -> CallingHours:
+        return CallingHours(
             hours=parse_window(self.call_hours_start, self.call_hours_end),
             days=parse_days(self.calling_days),
         )
 
-    def limits(self) -> DispatchLimits:
+    def limits(self, law: Law) -> DispatchLimits:
         return DispatchLimits(
+            law=law,
             max_concurrent_calls=self.max_concurrent_calls,
             calls_per_second=self.calls_per_second,
             call_timeout=timedelta(seconds=self.call_timeout_seconds),

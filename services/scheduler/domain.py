@@ -5,13 +5,23 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from uuid import UUID, uuid4, uuid5
 
+from libs.compliance import (
+    FEDERAL_HOURS,
+    CallingHours,
+    Law,
+    Refusal,
+    check_call,
+    next_opening,
+    zone_exists,
+)
 from libs.events import (
     CallFailed,
     CallRequested,
+    CallsWithheld,
     CampaignFinished,
     CampaignLeadsAdded,
     CampaignLeadsRequeued,
@@ -21,11 +31,14 @@ from libs.events import (
     TimeWindow,
     call_id_for,
 )
-from services.scheduler.calling_window import CallingRules, next_opening, why_not_callable
-from services.scheduler.state import CARRIER_FAILURES, Campaign, SchedulerState
+from services.scheduler.state import (
+    CARRIER_FAILURES,
+    RECHECK_AFTER,
+    Campaign,
+    Lead,
+    SchedulerState,
+)
 
-# A retry or a closed window is looked at again no sooner than this: cheap re-checks.
-RECHECK_AFTER = timedelta(minutes=1)
 # Lead ids per message: a big selection travels in parts well under NATS's 1 MB limit.
 LEADS_PER_MESSAGE = 5000
 
@@ -38,6 +51,7 @@ class DispatchLimits:
     timeout_margin: timedelta = timedelta(seconds=60)
     brake_window: int = 10  # the failure brake looks at this many recent results
     brake_ratio: float = 0.8  # and pauses the campaign when this share failed at the carrier
+    law: Law = field(default_factory=Law)  # the calling rules beyond the campaign's hours
 
     @property
     def pace(self) -> timedelta:
@@ -61,7 +75,7 @@ class UnknownLeadsError(ValueError):
 @dataclass(frozen=True, slots=True)
 class CampaignRequest:
     name: str
-    rules: CallingRules
+    rules: CallingHours
     max_concurrent_calls: int
     business_type: str | None = None
     company_size: str | None = None
@@ -70,7 +84,11 @@ class CampaignRequest:
 
 
 def start_campaign(
-    state: SchedulerState, request: CampaignRequest, now: datetime, campaign_id: UUID | None = None
+    state: SchedulerState,
+    request: CampaignRequest,
+    now: datetime,
+    campaign_id: UUID | None = None,
+    law: Law | None = None,
 ) -> tuple[list[CampaignLeadsAdded | CampaignStarted], dict[str, int]]:
     """Select the leads and say why the others were left out.
 
@@ -92,13 +110,15 @@ def start_campaign(
         if not progress.final
     }
     reached = {call.lead_id for call in state.calls.values() if call.result == "completed"}
-    opening_known: dict[tuple[tuple[str, ...], TimeWindow | None], bool] = {}
+    law = law or Law()
+    opening_known: dict[tuple[tuple[str, ...], tuple[str, ...], TimeWindow | None], bool] = {}
 
-    def ever_callable(zones: tuple[str, ...], best: TimeWindow | None) -> bool:
-        # A few (zones, window) pairs cover a whole list: work each out once.
-        key = (zones, best)
+    def ever_callable(lead: Lead) -> bool:
+        # A few (zones, regions, window) groups cover a whole list: work each out once.
+        callee = lead.callee
+        key = (callee.time_zones, callee.regions, callee.best_window)
         if key not in opening_known:
-            opening_known[key] = next_opening(now, zones, request.rules, best) is not None
+            opening_known[key] = next_opening(callee, request.rules, law, now) is not None
         return opening_known[key]
 
     excluded: Counter[str] = Counter()
@@ -109,19 +129,17 @@ def start_campaign(
             excluded["not the requested business_type"] += 1
         elif request.company_size and profile.company_size != request.company_size.lower():
             excluded["not the requested company_size"] += 1
-        elif profile.phone_number in state.do_not_call:
+        elif state.is_blocked(lead.lead_id):
             excluded["opted out or on the do-not-call list"] += 1
         elif lead.lead_id in reached or lead.imported_status.lower() not in ("", "pending"):
             excluded["already called"] += 1
         elif lead.lead_id in busy_elsewhere:
             excluded["in another running campaign"] += 1
-        elif why_not_callable(now, profile.time_zones, request.rules, None) == (
-            "no valid time zone for this number"
-        ):
+        elif not has_known_zones(lead):
             excluded["no valid time zone"] += 1
-        elif request.rules.effective_window(profile.best_call_window) is None:
+        elif not meets_calling_hours(request.rules, profile.best_call_window):
             excluded["best call time outside the calling hours"] += 1
-        elif not ever_callable(profile.time_zones, profile.best_call_window):
+        elif not ever_callable(lead):
             excluded["its time zones are never inside the calling hours at once"] += 1
         elif request.max_leads is not None and len(selected) >= request.max_leads:
             excluded["beyond max_leads"] += 1
@@ -155,6 +173,20 @@ def start_campaign(
     return [*parts, started], dict(excluded)
 
 
+def has_known_zones(lead: Lead) -> bool:
+    return bool(lead.callee.time_zones) and all(
+        zone_exists(name) for name in lead.callee.time_zones
+    )
+
+
+def meets_calling_hours(hours: CallingHours, best: TimeWindow | None) -> bool:
+    """The lead's best call time overlaps the campaign's hours inside the federal limit."""
+    if best is None:
+        return True
+    start = max(hours.hours.start, best.start, FEDERAL_HOURS.start)
+    return start < min(hours.hours.end, best.end, FEDERAL_HOURS.end)
+
+
 def no_time_skipped(_: datetime) -> timedelta:
     return timedelta(0)
 
@@ -177,8 +209,8 @@ def decide(
             events.append(pause(campaign, reason, now))
         elif campaign.done:
             events.append(finish(campaign, now))
-    if not events and (call := next_call(state, now, limits)) is not None:
-        events.append(call)
+    if not events:
+        events += next_call(state, now, limits)
     return events
 
 
@@ -206,7 +238,7 @@ def time_out_calls(
 
 
 def brake_reason(campaign: Campaign, limits: DispatchLimits) -> str | None:
-    recent = campaign.recent_results
+    recent = list(campaign.recent_results)[-limits.brake_window :]
     if len(recent) < limits.brake_window:
         return None
     failed = sum(1 for result in recent if result in CARRIER_FAILURES)
@@ -238,49 +270,83 @@ def finish(campaign: Campaign, now: datetime) -> CampaignFinished:
     )
 
 
-def next_call(state: SchedulerState, now: datetime, limits: DispatchLimits) -> CallRequested | None:
+def next_call(
+    state: SchedulerState, now: datetime, limits: DispatchLimits
+) -> list[CallRequested | CallsWithheld]:
+    """The next call, or the leads the rules keep from being called now."""
     if len(state.live_call_ids) >= limits.max_concurrent_calls:
-        return None
+        return []
     if state.last_dispatch_at is not None and now < state.last_dispatch_at + limits.pace:
-        return None
+        return []
     for campaign in state.campaigns.values():
         if campaign.state != "running":
             continue
         if len(campaign.live_call_ids) >= campaign.max_concurrent_calls:
             continue
-        if (lead_id := next_due_lead(state, campaign, now)) is not None:
-            return request_call(state, campaign, lead_id, now, limits)
-    return None
+        lead_id, withheld = next_due_lead(state, campaign, now, limits.law)
+        if withheld:
+            return withheld  # folded in first: the next decision picks from what is left
+        if lead_id is not None:
+            return [request_call(state, campaign, lead_id, now, limits)]
+    return []
 
 
-def next_due_lead(state: SchedulerState, campaign: Campaign, now: datetime) -> UUID | None:
-    """Pop the campaign's queue until a lead may be called now; re-queue the others.
+def next_due_lead(
+    state: SchedulerState, campaign: Campaign, now: datetime, law: Law
+) -> tuple[UUID | None, list[CallsWithheld]]:
+    """The first lead due now whom the rules allow a call, and the due leads they refuse.
 
-    The queue is an index over the projection, not a fact: re-queueing a lead whose window
-    is closed, or retiring one that can never be called, is re-derived the same way after a
-    restart, so it needs no event.
+    The queue is an index over the projection: entries are read, not consumed. A refused
+    lead moves when its CallsWithheld is folded in; the chosen lead, when its CallRequested
+    is. If publishing fails, the queue is as it was.
     """
     queue = campaign.queue
+    seen: list[tuple[datetime, int, UUID]] = []
+    refused: dict[tuple[str, datetime | None], list[UUID]] = {}
+    details: dict[tuple[str, datetime | None], str] = {}
+    by_place: dict[tuple[tuple[str, ...], tuple[str, ...], TimeWindow | None], Refusal | None] = {}
+    chosen: UUID | None = None
     while queue and queue[0][0] <= now:
-        due_at, tiebreak, lead_id = heapq.heappop(queue)
+        entry = heapq.heappop(queue)
+        due_at, _, lead_id = entry
         progress = campaign.progress[lead_id]
         if progress.final or progress.live_call_id is not None or progress.due_at != due_at:
             continue  # a stale entry: the lead moved on since it was queued
-        profile = state.leads[lead_id].profile
-        if profile.phone_number in state.do_not_call:
-            campaign.finish_lead(progress, "opted-out", now)
-            continue
-        if why_not_callable(now, profile.time_zones, campaign.rules, profile.best_call_window):
-            opening = next_opening(
-                now, profile.time_zones, campaign.rules, profile.best_call_window
-            )
-            if opening is None:
-                campaign.finish_lead(progress, "never callable", now)
-            else:
-                campaign.schedule(lead_id, max(opening, now + RECHECK_AFTER), tiebreak)
-            continue
-        return lead_id
-    return None
+        seen.append(entry)
+        lead = state.leads[lead_id]
+        facts = state.compliance.facts_for(lead_id, campaign.campaign_id)
+        if facts.blocked is None and not facts.recent_calls:
+            # Most leads differ only in where they ring: decide once per place.
+            callee = lead.callee
+            key = (callee.time_zones, callee.regions, callee.best_window)
+            if key not in by_place:
+                by_place[key] = check_call(callee, facts, campaign.rules, law, now)
+            refusal = by_place[key]
+        else:
+            refusal = check_call(lead.callee, facts, campaign.rules, law, now)
+        if refusal is None:
+            chosen = lead_id
+            break
+        retry_at = None if refusal.retry_at is None else max(refusal.retry_at, now + RECHECK_AFTER)
+        group = (refusal.rule, retry_at)
+        refused.setdefault(group, []).append(lead_id)
+        details.setdefault(group, refusal.detail)
+    for entry in seen:
+        heapq.heappush(queue, entry)
+    withheld = [
+        CallsWithheld(
+            event_id=uuid5(campaign.campaign_id, f"withheld/{rule}/{now.isoformat()}/{offset}"),
+            occurred_at=now,
+            campaign_id=campaign.campaign_id,
+            rule=rule,  # type: ignore[arg-type]
+            lead_ids=tuple(lead_ids[offset : offset + LEADS_PER_MESSAGE]),
+            detail=details[(rule, retry_at)],
+            retry_at=retry_at,
+        )
+        for (rule, retry_at), lead_ids in refused.items()
+        for offset in range(0, len(lead_ids), LEADS_PER_MESSAGE)
+    ]
+    return (chosen if not withheld else None), withheld
 
 
 def request_call(

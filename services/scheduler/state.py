@@ -7,13 +7,14 @@ the dispatcher already applied when it published it, changes nothing the second 
 from __future__ import annotations
 
 import heapq
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import count
 from typing import Literal
 from uuid import UUID
 
+from libs.compliance import Callee, CallingHours, ComplianceFacts, regions_for_number
 from libs.events import (
     AnyEvent,
     CallAnswered,
@@ -21,6 +22,7 @@ from libs.events import (
     CallFailed,
     CallPlaced,
     CallRequested,
+    CallsWithheld,
     CampaignFinished,
     CampaignLeadsAdded,
     CampaignLeadsRequeued,
@@ -31,14 +33,18 @@ from libs.events import (
     LeadImported,
     LeadOptedOut,
     LeadProfile,
+    ModeRecorded,
+    OutcomeRecorded,
+    TranscriptFinalized,
 )
-from services.scheduler.calling_window import CallingRules
 
 CampaignState = Literal["running", "paused", "stopped", "finished"]
 CallStatus = Literal["requested", "placed", "answered", "completed", "failed"]
 LIVE_STATUSES = frozenset({"requested", "placed", "answered"})
 # Failures that another attempt may fix; anything else ends the lead's attempts.
 RETRYABLE_FAILURES = frozenset({"busy", "no-answer", "timeout", "machine"})
+# A lead a rule kept from a call is looked at again no sooner than this.
+RECHECK_AFTER = timedelta(minutes=1)
 # Failures that say the carrier, not the prospect, refused: they trip the failure brake.
 CARRIER_FAILURES = frozenset({"failed", "rejected", "invalid-number"})
 
@@ -57,6 +63,18 @@ class Lead:
     lead_id: UUID
     profile: LeadProfile
     imported_status: str
+    callee: Callee  # what the calling rules need to know about where the phone rings
+
+    @classmethod
+    def imported(cls, event: LeadImported) -> Lead:
+        profile = event.lead
+        callee = Callee(
+            phone_number=profile.phone_number,
+            time_zones=profile.time_zones,
+            regions=regions_for_number(profile.phone_number),
+            best_window=profile.best_call_window,
+        )
+        return cls(event.lead_id, profile, event.status, callee)
 
 
 @dataclass(slots=True)
@@ -83,6 +101,7 @@ class LeadProgress:
 
     attempts: int = 0
     budget: int = 0  # the highest attempt number allowed
+    refused: int = 0  # attempts a rule stopped at dial time: not dialled, not counted
     due_at: datetime | None = None  # when the next attempt may go; None: live or final
     live_call_id: UUID | None = None
     result: str | None = None  # the last attempt's result
@@ -97,11 +116,14 @@ class Campaign:
     started_at: datetime
     lead_ids: tuple[UUID, ...]
     max_concurrent_calls: int
-    rules: CallingRules
+    rules: CallingHours
     progress: dict[UUID, LeadProgress]
     state: CampaignState = "running"
     reason: str = ""  # why it is paused or stopped
-    recent_results: deque[str] = field(default_factory=lambda: deque(maxlen=10))
+    # The latest results, for the failure brake (which reads as many as it is set to).
+    recent_results: deque[str] = field(default_factory=lambda: deque(maxlen=1000))
+    # Calls not made, by the rule that stopped them: at decision and at dial time.
+    not_called: Counter[str] = field(default_factory=Counter)
     # Leads waiting for their next attempt, earliest first: (due_at, tiebreak, lead_id).
     queue: list[tuple[datetime, int, UUID]] = field(default_factory=list)
     live_call_ids: set[UUID] = field(default_factory=set)
@@ -136,7 +158,8 @@ class SchedulerState:
     def __init__(self, retry_policy: RetryPolicy) -> None:
         self.retry_policy = retry_policy
         self.leads: dict[UUID, Lead] = {}
-        self.do_not_call: set[str] = set()  # E.164 numbers
+        # Opt-outs, do-not-call and each number's recent calls: what the rules read.
+        self.compliance = ComplianceFacts()
         self.campaigns: dict[UUID, Campaign] = {}  # in start order
         self.calls: dict[UUID, Call] = {}
         self.live_call_ids: set[UUID] = set()
@@ -146,9 +169,43 @@ class SchedulerState:
         self._lead_parts: dict[UUID, dict[int, tuple[UUID, ...]]] = {}
 
     def apply(self, event: AnyEvent) -> None:
-        handler = getattr(self, f"_on_{type(event).__name__}", None)
-        if handler is not None:
-            handler(event)
+        self.compliance.apply(event)
+        match event:
+            case LeadImported():
+                self._on_lead_imported(event)
+            case LeadOptedOut():
+                self._on_lead_opted_out(event)
+            case CampaignLeadsAdded():
+                self._on_campaign_leads_added(event)
+            case CampaignStarted():
+                self._on_campaign_started(event)
+            case CampaignStopped():
+                self._on_campaign_stopped(event)
+            case CampaignPaused():
+                self._on_campaign_paused(event)
+            case CampaignResumed():
+                self._on_campaign_resumed(event)
+            case CampaignLeadsRequeued():
+                self._on_campaign_leads_requeued(event)
+            case CallsWithheld():
+                self._on_calls_withheld(event)
+            case CampaignFinished():
+                self._on_campaign_finished(event)
+            case CallRequested():
+                self._on_call_requested(event)
+            case CallPlaced():
+                self._on_call_placed(event)
+            case CallAnswered():
+                self._on_call_answered(event)
+            case CallFailed():
+                self._on_call_failed(event)
+            case CallCompleted():
+                self._on_call_completed(event)
+            case ModeRecorded() | TranscriptFinalized() | OutcomeRecorded():
+                pass  # not the scheduler's to act on
+
+    def is_blocked(self, lead_id: UUID) -> bool:
+        return lead_id in self.compliance.blocked
 
     def campaign_of(self, campaign_id: UUID) -> Campaign | None:
         return self.campaigns.get(campaign_id)
@@ -158,11 +215,10 @@ class SchedulerState:
 
     # --- leads -------------------------------------------------------------------------
 
-    def _on_LeadImported(self, event: LeadImported) -> None:
-        self.leads[event.lead_id] = Lead(event.lead_id, event.lead, event.status)
+    def _on_lead_imported(self, event: LeadImported) -> None:
+        self.leads[event.lead_id] = Lead.imported(event)
 
-    def _on_LeadOptedOut(self, event: LeadOptedOut) -> None:
-        self.do_not_call.add(event.phone_number)
+    def _on_lead_opted_out(self, event: LeadOptedOut) -> None:
         for campaign in self.campaigns.values():
             progress = campaign.progress.get(event.lead_id)
             if progress is not None and not progress.final and progress.live_call_id is None:
@@ -170,11 +226,11 @@ class SchedulerState:
 
     # --- campaigns ---------------------------------------------------------------------
 
-    def _on_CampaignLeadsAdded(self, event: CampaignLeadsAdded) -> None:
+    def _on_campaign_leads_added(self, event: CampaignLeadsAdded) -> None:
         if event.campaign_id not in self.campaigns:
             self._lead_parts.setdefault(event.campaign_id, {})[event.part] = event.lead_ids
 
-    def _on_CampaignStarted(self, event: CampaignStarted) -> None:
+    def _on_campaign_started(self, event: CampaignStarted) -> None:
         if event.campaign_id in self.campaigns:
             return
         parts = self._lead_parts.pop(event.campaign_id, {})
@@ -188,7 +244,7 @@ class SchedulerState:
             started_at=event.occurred_at,
             lead_ids=lead_ids,
             max_concurrent_calls=event.max_concurrent_calls,
-            rules=CallingRules(hours=event.calling_hours, days=event.calling_days),
+            rules=CallingHours(hours=event.calling_hours, days=event.calling_days),
             progress={lead_id: LeadProgress(budget=budget) for lead_id in lead_ids},
         )
         campaign.open_leads = len(campaign.progress)
@@ -196,23 +252,23 @@ class SchedulerState:
         for lead_id in lead_ids:
             campaign.schedule(lead_id, event.occurred_at, next(self._tiebreak))
 
-    def _on_CampaignStopped(self, event: CampaignStopped) -> None:
+    def _on_campaign_stopped(self, event: CampaignStopped) -> None:
         campaign = self.campaigns.get(event.campaign_id)
         if campaign is not None and campaign.state in ("running", "paused"):
             campaign.state, campaign.reason = "stopped", event.reason
 
-    def _on_CampaignPaused(self, event: CampaignPaused) -> None:
+    def _on_campaign_paused(self, event: CampaignPaused) -> None:
         campaign = self.campaigns.get(event.campaign_id)
         if campaign is not None and campaign.state == "running":
             campaign.state, campaign.reason = "paused", event.reason
 
-    def _on_CampaignResumed(self, event: CampaignResumed) -> None:
+    def _on_campaign_resumed(self, event: CampaignResumed) -> None:
         campaign = self.campaigns.get(event.campaign_id)
         if campaign is not None and campaign.state == "paused":
             campaign.state, campaign.reason = "running", ""
             campaign.recent_results.clear()  # a fresh start for the failure brake
 
-    def _on_CampaignLeadsRequeued(self, event: CampaignLeadsRequeued) -> None:
+    def _on_campaign_leads_requeued(self, event: CampaignLeadsRequeued) -> None:
         campaign = self.campaigns.get(event.campaign_id)
         if campaign is None:
             return
@@ -225,14 +281,33 @@ class SchedulerState:
         if campaign.state == "finished":
             campaign.state = "running"
 
-    def _on_CampaignFinished(self, event: CampaignFinished) -> None:
+    def _on_calls_withheld(self, event: CallsWithheld) -> None:
+        """The rules kept these leads from a call: look again when they may allow it."""
+        campaign = self.campaigns.get(event.campaign_id)
+        if campaign is None:
+            return
+        for lead_id in event.lead_ids:
+            progress = campaign.progress.get(lead_id)
+            if progress is None or progress.final or progress.live_call_id is not None:
+                continue
+            if progress.due_at is not None and progress.due_at > event.occurred_at:
+                continue  # already moved on: a replayed or repeated decision
+            campaign.not_called[event.rule] += 1
+            if event.rule in ("do_not_call", "opted_out"):
+                campaign.finish_lead(progress, "opted-out", event.occurred_at)
+            elif event.retry_at is None:
+                campaign.finish_lead(progress, "never callable", event.occurred_at)
+            else:
+                campaign.schedule(lead_id, event.retry_at, next(self._tiebreak))
+
+    def _on_campaign_finished(self, event: CampaignFinished) -> None:
         campaign = self.campaigns.get(event.campaign_id)
         if campaign is not None and campaign.done:
             campaign.state = "finished"
 
     # --- calls -------------------------------------------------------------------------
 
-    def _on_CallRequested(self, event: CallRequested) -> None:
+    def _on_call_requested(self, event: CallRequested) -> None:
         if event.call_id in self.calls:
             return
         call = Call(
@@ -253,21 +328,48 @@ class SchedulerState:
         progress.attempts = max(progress.attempts, event.attempt)
         progress.live_call_id, progress.due_at = event.call_id, None
 
-    def _on_CallPlaced(self, event: CallPlaced) -> None:
+    def _on_call_placed(self, event: CallPlaced) -> None:
         call = self.calls.get(event.call_id)
         if call is not None and call.status == "requested":
             call.status = "placed"
 
-    def _on_CallAnswered(self, event: CallAnswered) -> None:
+    def _on_call_answered(self, event: CallAnswered) -> None:
         call = self.calls.get(event.call_id)
         if call is not None and call.live:
             call.status, call.answered_by = "answered", event.answered_by
             call.answered_at = event.occurred_at
 
-    def _on_CallFailed(self, event: CallFailed) -> None:
-        self._end_call(event.call_id, "failed", event.reason, event.occurred_at)
+    def _on_call_failed(self, event: CallFailed) -> None:
+        if event.rule is not None:
+            self._not_dialled(event)
+        else:
+            self._end_call(event.call_id, "failed", event.reason, event.occurred_at)
 
-    def _on_CallCompleted(self, event: CallCompleted) -> None:
+    def _not_dialled(self, event: CallFailed) -> None:
+        """Telephony's rules check refused the call: no attempt was made, so it does not
+        count against the lead's retries, and the lead is asked again when it may be."""
+        call = self.calls.get(event.call_id)
+        if call is None or not call.live:
+            return
+        at = max(event.occurred_at, call.requested_at)
+        call.status, call.result, call.ended_at = "failed", "canceled", at
+        self.live_call_ids.discard(call.call_id)
+        campaign = self.campaigns.get(call.campaign_id)
+        if campaign is None or (progress := campaign.progress.get(call.lead_id)) is None:
+            return
+        campaign.live_call_ids.discard(call.call_id)
+        campaign.not_called[event.rule or "unknown"] += 1
+        progress.live_call_id = None
+        progress.refused += 1
+        progress.budget += 1
+        if event.rule in ("do_not_call", "opted_out") or self.is_blocked(call.lead_id):
+            campaign.finish_lead(progress, "opted-out", at)
+        else:
+            # The decision-time check works out the next window; not sooner than a minute,
+            # so a telephony that refuses everything is not asked every second.
+            campaign.schedule(call.lead_id, at + RECHECK_AFTER, next(self._tiebreak))
+
+    def _on_call_completed(self, event: CallCompleted) -> None:
         call = self.calls.get(event.call_id)
         voicemail = call is not None and call.answered_by == "machine"
         self._end_call(
@@ -289,13 +391,13 @@ class SchedulerState:
         campaign.live_call_ids.discard(call_id)
         campaign.recent_results.append(result)
         progress.live_call_id = None
-        lead = self.leads.get(call.lead_id)
-        if lead is not None and lead.profile.phone_number in self.do_not_call:
+        if self.is_blocked(call.lead_id):
             campaign.finish_lead(progress, "opted-out", at)
         elif result in RETRYABLE_FAILURES or result == "voicemail":
             progress.result, progress.result_at = result, at
             if progress.attempts < progress.budget:
-                retry_at = at + self.retry_policy.delay_after(progress.attempts)
+                dialled = progress.attempts - progress.refused
+                retry_at = at + self.retry_policy.delay_after(dialled)
                 campaign.schedule(call.lead_id, retry_at, next(self._tiebreak))
             else:
                 campaign.finish_lead(progress, result, at)

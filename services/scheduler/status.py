@@ -8,8 +8,8 @@ from uuid import UUID
 
 import msgspec
 
+from libs.compliance import next_opening
 from libs.events import TimeWindow
-from services.scheduler.calling_window import next_opening
 from services.scheduler.domain import DispatchLimits
 from services.scheduler.state import Campaign, Lead, LeadProgress, SchedulerState
 
@@ -44,17 +44,20 @@ class CampaignStatus(msgspec.Struct, frozen=True, kw_only=True):
     live_calls: list[LiveCall]
     next_call_at: datetime | None
     next_call_reason: str
+    # Calls the rules kept from being made, by rule (calling_window, frequency_cap, ...):
+    # at the scheduler's decision and at telephony's check before dialling.
+    not_called: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 def progress_of(campaign: Campaign) -> Progress:
     values = campaign.progress.values()
     return Progress(
         selected=len(campaign.progress),
-        pending=sum(1 for p in values if p.attempts == 0 and not p.final),
+        pending=sum(1 for p in values if p.attempts == p.refused and not p.final),
         live=len(campaign.live_call_ids),
         completed=sum(1 for p in values if p.final and p.result == "completed"),
         failed=sum(1 for p in values if p.final and p.result not in ("completed", "opted-out")),
-        retry_scheduled=sum(1 for p in values if p.attempts > 0 and p.due_at is not None),
+        retry_scheduled=sum(1 for p in values if p.attempts > p.refused and p.due_at is not None),
         opted_out=sum(1 for p in values if p.result == "opted-out"),
     )
 
@@ -89,6 +92,7 @@ def campaign_status(
         live_calls=live_calls,
         next_call_at=next_at,
         next_call_reason=why,
+        not_called=dict(sorted(campaign.not_called.items())),
     )
 
 
@@ -108,16 +112,19 @@ def next_call_time(
         )
     # Leads sharing zones and a window open together, and a later due time never opens
     # sooner: one opening per group, from its earliest due time, answers for all of it.
-    earliest_due: dict[tuple[tuple[str, ...], TimeWindow | None], datetime] = {}
+    earliest_due: dict[tuple[tuple[str, ...], tuple[str, ...], TimeWindow | None], Lead] = {}
+    due_at: dict[tuple[tuple[str, ...], tuple[str, ...], TimeWindow | None], datetime] = {}
     for lead, progress in _waiting(state, campaign):
-        key = (lead.profile.time_zones, lead.profile.best_call_window)
+        callee = lead.callee
+        key = (callee.time_zones, callee.regions, callee.best_window)
         due = max(now, progress.due_at or now)
-        if key not in earliest_due or due < earliest_due[key]:
-            earliest_due[key] = due
+        if key not in due_at or due < due_at[key]:
+            due_at[key], earliest_due[key] = due, lead
     openings = [
         opening
-        for (zones, window), due in earliest_due.items()
-        if (opening := next_opening(due, zones, campaign.rules, window)) is not None
+        for key, lead in earliest_due.items()
+        if (opening := next_opening(lead.callee, campaign.rules, limits.law, due_at[key]))
+        is not None
     ]
     earliest = min(openings, default=None)
     if earliest is None:
@@ -159,7 +166,7 @@ def pending_leads(
             continue
         if company_size and lead.profile.company_size != company_size.lower():
             continue
-        if lead.profile.phone_number in state.do_not_call:
+        if state.is_blocked(lead.lead_id):
             continue
         progress = in_campaigns.get(lead.lead_id)
         if progress is not None and not progress.final and progress.attempts > 0:

@@ -11,10 +11,12 @@ import nats.errors
 from loguru import logger
 from nats.js.errors import NotFoundError
 
+from libs.compliance import Law
 from libs.events import (
     AnyEvent,
     CallFailed,
     CallRequested,
+    CallsWithheld,
     ConsumerSettings,
     Delivery,
     Event,
@@ -48,10 +50,11 @@ class SchedulerNotReadyError(RuntimeError):
 class Scheduler:
     """One active instance: rebuilds its state from the stream, then dispatches calls."""
 
-    def __init__(self, settings: SchedulerSettings, clock: Clock) -> None:
+    def __init__(self, settings: SchedulerSettings, law: Law, clock: Clock) -> None:
         self.settings = settings
+        self.law = law
         self.clock = clock
-        self.limits = settings.limits()
+        self.limits = settings.limits(law)
         self.rules = settings.calling_rules()
         self.state = SchedulerState(settings.retry_policy())
         self._bus: EventBus | None = None
@@ -209,6 +212,15 @@ class Scheduler:
         elif isinstance(event, CallFailed):
             with logger.contextualize(call_id=str(event.call_id), lead_id=str(event.lead_id)):
                 logger.warning("Call timed out: {detail}", detail=event.detail)
+        elif isinstance(event, CallsWithheld):
+            logger.info(
+                "Not calling {count} lead(s) now, rule {rule}: {detail}; again {retry}",
+                count=len(event.lead_ids),
+                rule=event.rule,
+                detail=event.detail,
+                retry=f"at {event.retry_at:%a %H:%M} UTC" if event.retry_at else "never",
+                campaign_id=str(event.campaign_id),
+            )
         else:
             logger.info(
                 "{event} for campaign {campaign_id}",

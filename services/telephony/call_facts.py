@@ -13,8 +13,6 @@ from libs.events import (
     CallFailed,
     CallPlaced,
     CallRequested,
-    CampaignStarted,
-    CampaignStopped,
     EventBus,
     decode_event,
     subject_filter,
@@ -45,17 +43,6 @@ async def call_progress(bus: EventBus, call_id: UUID) -> CallProgress:
         answered if isinstance(answered, CallAnswered) else None,
         failed if isinstance(failed, CallFailed) else None,
         completed if isinstance(completed, CallCompleted) else None,
-    )
-
-
-async def campaign_events(
-    bus: EventBus, campaign_id: UUID
-) -> tuple[CampaignStarted | None, CampaignStopped | None]:
-    started = await bus.last_event(subject_for(CampaignStarted, campaign_id))
-    stopped = await bus.last_event(subject_for(CampaignStopped, campaign_id))
-    return (
-        started if isinstance(started, CampaignStarted) else None,
-        stopped if isinstance(stopped, CampaignStopped) else None,
     )
 
 

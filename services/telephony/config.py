@@ -1,4 +1,4 @@
-"""Telephony settings: Twilio when fully configured, the simulated carrier otherwise."""
+"""Telephony settings: Twilio in live mode, the simulated carrier in simulation."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Literal
 
 import msgspec
 
+from libs.events.model import SystemMode
+from libs.runtime.mode import resolve_mode
 from libs.runtime.settings import load_settings
 
 # The simulated carrier's account: fixed, shaped like a Twilio Account SID (AC + 32 hex),
@@ -16,7 +18,7 @@ SIMULATED_ACCOUNT_SID = "AC" + "5151ca11ed0000000000000000000000"
 SIMULATED_FROM_NUMBER = "+15005550006"  # Twilio's own magic "valid from" test number
 SIMULATED_API_PREFIX = "/simulated-twilio"
 
-Mode = Literal["twilio", "simulated"]
+Carrier = Literal["twilio", "simulated"]
 
 
 class TelephonySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
@@ -27,12 +29,11 @@ class TelephonySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper
     # Where the conversation service's /twilio/stream is, when it is not behind the same
     # address as our webhooks (services run as separate processes without a gateway).
     media_stream_base_url: str | None = None
-    simulation: bool = False
+    mode: SystemMode = "simulation"
     host: str = "127.0.0.1"
     port: int = 7860
     call_timeout_seconds: int = 300  # Twilio's time_limit: the longest a call may last
     ring_timeout_seconds: int = 30  # how long to ring before Twilio gives up (no-answer)
-    request_expiry_seconds: int = 600  # older CallRequested are not dialled (service was down)
     twilio_api_base_url: str = "https://api.twilio.com"  # a local fake in tests
     twilio_max_attempts: int = 4  # per call creation, on 429 and 5xx
     twilio_retry_base_seconds: float = 0.5
@@ -41,16 +42,8 @@ class TelephonySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper
     simulation_pace: float = 1.0  # scales ringing; 0 rings instantly
 
     @property
-    def mode(self) -> Mode:
-        configured = all(
-            (
-                self.twilio_account_sid,
-                self.twilio_auth_token,
-                self.twilio_from_number,
-                self.webhook_base_url,
-            )
-        )
-        return "twilio" if configured and not self.simulation else "simulated"
+    def carrier(self) -> Carrier:
+        return "twilio" if self.mode == "live" else "simulated"
 
     @property
     def public_base_url(self) -> str:
@@ -79,21 +72,23 @@ class TelephonySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper
 
     @property
     def account_sid(self) -> str:
-        if self.mode == "twilio":
+        if self.carrier == "twilio":
             return self.twilio_account_sid or ""
         return SIMULATED_ACCOUNT_SID
 
     @property
     def auth_token(self) -> str:
         """The token webhooks are signed with: Twilio's, or the simulated account's."""
-        if self.mode == "twilio":
+        if self.carrier == "twilio":
             return self.twilio_auth_token or ""
         return self.simulation_auth_token or ""
 
 
 def load_telephony_settings(environ: Mapping[str, str]) -> TelephonySettings:
-    settings = load_settings(TelephonySettings, environ)
-    if settings.mode == "simulated" and not settings.simulation_auth_token:
+    # Refuses live mode without every Twilio variable: never a silent simulation.
+    mode = resolve_mode(environ, ("telephony",))
+    settings = load_settings(TelephonySettings, {**environ, "MODE": mode})
+    if settings.carrier == "simulated" and not settings.simulation_auth_token:
         # One per process; a separately run conversation service needs SIMULATION_AUTH_TOKEN.
         settings = msgspec.structs.replace(settings, simulation_auth_token=secrets.token_hex(16))
     return settings

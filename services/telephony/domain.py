@@ -22,10 +22,8 @@ from libs.events import (
     CallFailed,
     CallPlaced,
     CallRequested,
-    CampaignStarted,
-    CampaignStopped,
 )
-from libs.events.model import AnsweredBy, CallFailureReason
+from libs.events.model import AnsweredBy, CallFailureReason, ComplianceRule
 
 CallFact = Literal["placed", "answered", "failed", "completed"]
 
@@ -82,6 +80,7 @@ def call_placed(
         occurred_at=now,
         provider=provider,
         provider_call_id=provider_call_id,
+        requested_at=request.occurred_at,
         **_call_ids(request),
     )
 
@@ -93,6 +92,7 @@ def call_failed(
     *,
     detail: str = "",
     error_code: int | None = None,
+    rule: ComplianceRule | None = None,
 ) -> CallFailed:
     return CallFailed(
         event_id=event_id_for(request.call_id, "failed"),
@@ -100,6 +100,7 @@ def call_failed(
         reason=reason,
         detail=detail,
         provider_error_code=error_code,
+        rule=rule,
         **_call_ids(request),
     )
 
@@ -171,18 +172,6 @@ def progress_from(
     answered: CallAnswered | None, failed: CallFailed | None, completed: CallCompleted | None
 ) -> CallProgress:
     return CallProgress(answered=answered is not None, finished=bool(failed or completed))
-
-
-def is_campaign_stopped(started: CampaignStarted | None, stopped: CampaignStopped | None) -> bool:
-    """Stopped, and not started again since."""
-    if stopped is None:
-        return False
-    return started is None or started.occurred_at <= stopped.occurred_at
-
-
-def is_request_stale(request: CallRequested, now: datetime, expiry_seconds: float) -> bool:
-    """A request left unhandled this long (the service was down) is not dialled late."""
-    return (now - request.occurred_at).total_seconds() > expiry_seconds
 
 
 def effective_time_limit(request: CallRequested, configured_seconds: int) -> int:

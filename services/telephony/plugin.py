@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
 
 from loguru import logger
 
+from libs.compliance import CallingHours, Law
+from libs.compliance.loading import load_default_hours, load_law
 from libs.events import EventBus
 from libs.runtime.plugin import ServicePlugin
 from services.telephony.app import Telephony, telephony_router
@@ -27,31 +30,41 @@ def simulated_voice(text: str, seed: int) -> bytes:
 
 
 def build_provider(settings: TelephonySettings, speak: Speak = simulated_voice) -> CallProvider:
-    if settings.mode == "twilio":
+    if settings.carrier == "twilio":
         return TwilioProvider(settings)
     return SimulatedCarrier(settings, speak)
 
 
 def announce(settings: TelephonySettings) -> None:
-    if settings.mode == "twilio":
+    if settings.carrier == "twilio":
         logger.warning(
             "TELEPHONY: REAL CALLS through Twilio; webhooks at {base}",
             base=settings.public_base_url,
         )
     else:
-        why = "SIMULATION=1" if settings.simulation else "Twilio settings incomplete"
         logger.warning(
-            "TELEPHONY: SIMULATED CARRIER ({why}); no real calls. Webhooks at {base}, "
+            "TELEPHONY: SIMULATED CARRIER (MODE=simulation); no real calls. Webhooks at {base}, "
             "fake Twilio REST at {api} (account {sid})",
-            why=why,
             base=settings.public_base_url,
             api=settings.simulated_api_base_url,
             sid=settings.account_sid,
         )
 
 
-def build_telephony_plugin(settings: TelephonySettings, provider: CallProvider) -> ServicePlugin:
-    telephony = Telephony(settings=settings, provider=provider)
+def build_telephony_plugin(
+    settings: TelephonySettings,
+    provider: CallProvider,
+    law: Law | None = None,
+    default_hours: CallingHours | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> ServicePlugin:
+    law = law or load_law({})
+    default_hours = default_hours or load_default_hours({})
+    telephony = (
+        Telephony(settings=settings, provider=provider)
+        if clock is None
+        else Telephony(settings=settings, provider=provider, clock=clock)
+    )
     extra = [update_simulated_call] if isinstance(provider, SimulatedCarrier) else []
 
     @asynccontextmanager
@@ -59,7 +72,7 @@ def build_telephony_plugin(settings: TelephonySettings, provider: CallProvider) 
         announce(settings)
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(provider.running())
-            dialer = CallDialer(bus, provider, settings, clock=telephony.clock)
+            dialer = CallDialer(bus, provider, settings, law, default_hours, clock=telephony.clock)
             yield await stack.enter_async_context(running_dialer(dialer))
 
     return ServicePlugin(
@@ -69,4 +82,6 @@ def build_telephony_plugin(settings: TelephonySettings, provider: CallProvider) 
 
 def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
     settings = load_telephony_settings(environ)
-    return build_telephony_plugin(settings, build_provider(settings))
+    return build_telephony_plugin(
+        settings, build_provider(settings), load_law(environ), load_default_hours(environ)
+    )

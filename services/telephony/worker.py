@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from loguru import logger
 
+from libs.compliance import SUBJECTS as COMPLIANCE_SUBJECTS
+from libs.compliance import (
+    Callee,
+    CallingHours,
+    ComplianceFacts,
+    Law,
+    check_call,
+    regions_for_number,
+)
 from libs.events import (
     AnyEvent,
     CallRequested,
@@ -19,6 +28,7 @@ from libs.events import (
     EventBus,
     subject_filter,
 )
+from libs.events.follower import StreamFollower
 from services.telephony import call_facts
 from services.telephony.config import TelephonySettings
 from services.telephony.domain import (
@@ -26,11 +36,10 @@ from services.telephony.domain import (
     call_placed,
     effective_time_limit,
     failure_reason_for_error,
-    is_campaign_stopped,
-    is_request_stale,
 )
 from services.telephony.providers import CallProvider, CallRejectedError, UnknownCallError
 
+ZERO = timedelta(0)
 CONSUMER = ConsumerSettings(
     durable="telephony",
     subjects=(subject_filter(CallRequested), subject_filter(CampaignStopped)),
@@ -47,12 +56,21 @@ class CallDialer:
         bus: EventBus,
         provider: CallProvider,
         settings: TelephonySettings,
+        law: Law,
+        default_hours: CallingHours,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.bus = bus
         self.provider = provider
         self.settings = settings
+        self.law = law
+        self.default_hours = default_hours  # for a campaign the stream has not told us of
         self.clock = clock
+        # What the calling rules need, kept from the stream by this process.
+        self.compliance = ComplianceFacts()
+        self.follower = StreamFollower(
+            bus, COMPLIANCE_SUBJECTS, self.compliance.apply, name="telephony-rules"
+        )
         # Calls this process dialled: if storing CallPlaced failed, the redelivered request
         # retries the publish instead of dialling the lead a second time.
         self._dialled: dict[UUID, str] = {}
@@ -60,26 +78,35 @@ class CallDialer:
     async def handle(self, event: AnyEvent, delivery: Delivery) -> None:
         if isinstance(event, CallRequested):
             with logger.contextualize(call_id=str(event.call_id), lead_id=str(event.lead_id)):
-                await self.place(event)
+                await self.place(event, delivery)
         elif isinstance(event, CampaignStopped) and event.hang_up_live_calls:
             with logger.contextualize(campaign_id=str(event.campaign_id)):
                 await self.hang_up_campaign(event)
 
-    async def place(self, request: CallRequested) -> None:
+    async def place(self, request: CallRequested, delivery: Delivery | None = None) -> None:
         if (earlier := await call_facts.call_placement(self.bus, request.call_id)) is not None:
             logger.info("Already {fact}: not dialling again", fact=type(earlier).__name__)
             return
-        now = self.clock()
-        if is_request_stale(request, now, self.settings.request_expiry_seconds):
-            detail = "the request waited too long to be dialled (its calling window may be over)"
-            await self.bus.publish(call_failed(request, "canceled", now, detail=detail))
-            logger.warning("Not dialling: request expired")
-            return
-        started, stopped = await call_facts.campaign_events(self.bus, request.campaign_id)
-        if is_campaign_stopped(started, stopped):
-            detail = "the campaign was stopped before this call was dialled"
-            await self.bus.publish(call_failed(request, "canceled", now, detail=detail))
-            logger.info("Not dialling: campaign stopped")
+        # The rules, once more, against the stream as it is now: an opt-out, a pause or a
+        # closed window since the scheduler decided must stop the call.
+        await self.follower.caught_up()
+        now = self.rules_time(request, delivery)
+        hours = self.compliance.campaign_hours.get(request.campaign_id, self.default_hours)
+        refusal = check_call(
+            callee_of(request),
+            self.compliance.facts_for(request.lead_id, request.campaign_id, request.occurred_at),
+            hours,
+            self.law,
+            now,
+        )
+        if refusal is not None:
+            failed = call_failed(
+                request, "canceled", self.clock(), detail=refusal.detail, rule=refusal.rule
+            )
+            await self.bus.publish(failed)
+            logger.warning(
+                "Not dialling: rule {rule} ({detail})", rule=refusal.rule, detail=refusal.detail
+            )
             return
         time_limit = effective_time_limit(request, self.settings.call_timeout_seconds)
         try:
@@ -96,6 +123,7 @@ class CallDialer:
             return
         self._dialled[request.call_id] = provider_call_id
         placed = call_placed(request, self.provider.name, provider_call_id, self.clock())
+        self.compliance.apply(placed)  # counts at once for the next request to this number
         await self.bus.publish(placed)
         del self._dialled[request.call_id]
         self.provider.call_placed(provider_call_id)
@@ -106,6 +134,16 @@ class CallDialer:
             attempt=request.attempt,
             limit=time_limit,
         )
+
+    def rules_time(self, request: CallRequested, delivery: Delivery | None) -> datetime:
+        """The moment the rules are checked at: now, on the clock the decision was taken by.
+
+        Live, that is the real clock. In simulation the scheduler's clock runs ahead of real
+        time, so the check reads the decision's time plus the real time since it was stored.
+        """
+        if self.settings.mode == "live" or delivery is None or delivery.stored_at is None:
+            return self.clock()
+        return request.occurred_at + max(datetime.now(UTC) - delivery.stored_at, ZERO)
 
     async def hang_up_campaign(self, stopped: CampaignStopped) -> None:
         calls = await call_facts.live_calls_of_campaign(self.bus, stopped.campaign_id)
@@ -120,8 +158,21 @@ class CallDialer:
                     logger.warning("Carrier refused the hang-up: {error}", error=exc.message)
 
 
+def callee_of(request: CallRequested) -> Callee:
+    lead = request.lead
+    return Callee(
+        phone_number=lead.phone_number,
+        time_zones=lead.time_zones,
+        regions=regions_for_number(lead.phone_number),
+        best_window=lead.best_call_window,
+    )
+
+
 @asynccontextmanager
 async def running_dialer(dialer: CallDialer) -> AsyncIterator[DurableConsumer]:
     consumer = DurableConsumer(dialer.bus, CONSUMER, dialer.handle)
-    async with consumer.running():
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(dialer.follower.running())
+        await dialer.follower.caught_up(timeout=120)
+        await stack.enter_async_context(consumer.running())
         yield consumer

@@ -74,7 +74,7 @@ async def five_processes(nats_url: str, data_dir: Path) -> AsyncIterator[Running
     shared = {
         **FAST,
         "NATS_URL": nats_url,
-        "SIMULATION": "1",
+        "MODE": "simulation",
         "SIMULATION_AUTH_TOKEN": secrets.token_hex(16),
         "MEDIA_STREAM_BASE_URL": urls["conversation"],
     }
@@ -107,7 +107,7 @@ async def one_process(data_dir: Path) -> AsyncIterator[Running]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = data_dir / "all.log"
-    env = {**FAST, "PORT": str(port), "DATA_DIR": str(data_dir), "SIMULATION": "1"}
+    env = {**FAST, "PORT": str(port), "DATA_DIR": str(data_dir), "MODE": "simulation"}
     process = await start([sys.executable, "-m", "services"], env, log)
     try:
         async with httpx.AsyncClient() as client:

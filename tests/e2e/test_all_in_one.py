@@ -72,7 +72,10 @@ def test_starts_with_no_configuration_is_ready_and_stops_cleanly_on_ctrl_c(tmp_p
         nats_pid = int(re.search(r"pid (\d+)", nats_line).group(1))
         read_until(process, lines, "Application startup complete")
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz")
-        assert (ready.status_code, ready.json()) == (200, {"status": "ready", "stream": "SALES"})
+        assert (ready.status_code, ready.json()) == (
+            200,
+            {"status": "ready", "stream": "SALES", "mode": "simulation"},
+        )
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=20)[1]
     finally:

@@ -50,7 +50,10 @@ async def test_probes_report_alive_and_ready(bus):
     async with serving(bus, api_token=None) as client:
         alive, ready = await client.get("/healthz"), await client.get("/readyz")
     assert (alive.status_code, alive.json()) == (200, {"status": "alive"})
-    assert (ready.status_code, ready.json()) == (200, {"status": "ready", "stream": "SALES"})
+    assert (ready.status_code, ready.json()) == (
+        200,
+        {"status": "ready", "stream": "SALES", "mode": "simulation"},
+    )
 
 
 async def test_not_ready_without_the_stream_says_why(bus):

@@ -1,8 +1,9 @@
 """Dependencies point inward: a service's domain logic does no I/O and knows no other service.
 
 Each `services/<name>/domain.py`, with the modules of its own service it imports (followed
-transitively), may import only the standard library, msgspec, phonenumbers and
-`libs.events`, and never another service.
+transitively), may import only the standard library, msgspec, phonenumbers, `libs.events`
+and the pure calling rules in `libs.compliance`, and never another service. The rules
+themselves keep to the same imports (only their loader reads files and holidays).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def test_domain_logic_imports_only_what_the_style_allows(service):
                 name.startswith(f"services.{service}.")
                 or name == "libs.events"
                 or name.startswith("libs.events.")
+                or name == "libs.compliance"
+                or (name.startswith("libs.compliance.") and name != "libs.compliance.loading")
                 or name.split(".")[0] in ALLOWED_PACKAGES
                 or (
                     name.split(".")[0] in sys.stdlib_module_names
@@ -65,4 +68,26 @@ def test_domain_logic_imports_only_what_the_style_allows(service):
         }
         if bad:
             offending[module] = sorted(bad)
+    assert offending == {}
+
+
+def test_the_calling_rules_are_pure():
+    offending = {}
+    for path in sorted((ROOT / "libs" / "compliance").glob("*.py")):
+        if path.name == "loading.py":
+            continue
+        bad = {
+            name
+            for name in imports_of(path)
+            if not (
+                name.startswith(("libs.compliance", "libs.events"))
+                or name.split(".")[0] in ALLOWED_PACKAGES
+                or (
+                    name.split(".")[0] in sys.stdlib_module_names
+                    and name.split(".")[0] not in FORBIDDEN_STDLIB
+                )
+            )
+        }
+        if bad:
+            offending[path.name] = sorted(bad)
     assert offending == {}

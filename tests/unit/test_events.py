@@ -44,6 +44,8 @@ def test_events_are_tagged_with_their_class_name_for_readers_in_any_language():
 def test_subjects_put_the_entity_first():
     subjects = {type(e).__name__: e.subject for e in one_of_each_event()}
     assert subjects == {
+        "ModeRecorded": "sales.system.mode",
+        "CallsWithheld": f"sales.campaign.{CAMPAIGN_ID}.withheld",
         "LeadImported": f"sales.lead.{LEAD_ID}.imported",
         "LeadOptedOut": f"sales.lead.{LEAD_ID}.opted_out",
         "CampaignStarted": f"sales.campaign.{CAMPAIGN_ID}.started",

@@ -113,7 +113,7 @@ async def conversation_service(bus: EventBus, **overrides: Any) -> AsyncIterator
             twilio_account_sid=ACCOUNT_SID,
             twilio_auth_token=AUTH_TOKEN,
             twilio_api_base_url=str(twilio_client.base_url).rstrip("/"),
-            **{"simulation": True, "simulated_seconds_per_character": 0.004, **overrides},
+            **{"mode": "simulation", "simulated_seconds_per_character": 0.004, **overrides},
         )
         runtime = ConversationRuntime.from_settings(settings)
         app = build_app([plugin_for(runtime)], bus=bus, api_token=None, title="conversation")

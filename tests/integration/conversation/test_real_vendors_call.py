@@ -69,7 +69,7 @@ async def real_vendors(
         serving(gemini.app()) as gemini_client,
         conversation_service(
             bus,
-            simulation=False,
+            mode="live",
             deepgram_api_key="deepgram-test-key",
             google_api_key="google-test-key",
             cartesia_api_key="cartesia-test-key",
@@ -78,7 +78,7 @@ async def real_vendors(
             cartesia_url=cartesia.url,
         ) as service,
     ):
-        assert service.runtime.settings.mode == "real"
+        assert service.runtime.settings.voices == "real"
         yield Vendors(deepgram, gemini, cartesia, service)
 
 

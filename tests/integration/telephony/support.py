@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +28,17 @@ from services.telephony.twilio_provider import TwilioProvider
 from tests.factories import lead_profile
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+# A plain Tuesday afternoon in Washington, inside the sample lead's best call time (14-16
+# local): the calling rules allow the call then, whatever the hour the tests run at.
+WORKING_AFTERNOON = datetime(2026, 3, 3, 19, 30, tzinfo=UTC)
+_OFFSET = WORKING_AFTERNOON - datetime.now(UTC)
+
+
+def working_clock() -> datetime:
+    """Real time moved to WORKING_AFTERNOON: seconds still pass as seconds."""
+    return datetime.now(UTC) + _OFFSET
+
+
 AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
 
 
@@ -71,7 +82,7 @@ def call_request(
     call_id = call_id or uuid4()
     return CallRequested(
         event_id=uuid4(),
-        occurred_at=datetime.now(UTC),
+        occurred_at=working_clock(),
         call_id=call_id,
         lead_id=uuid4(),
         campaign_id=campaign_id or uuid4(),
@@ -112,6 +123,7 @@ def twilio_settings(
     api_base_url: str, webhook_base_url: str, **overrides: Any
 ) -> TelephonySettings:
     values: dict[str, Any] = {
+        "mode": "live",
         "twilio_account_sid": ACCOUNT_SID,
         "twilio_auth_token": AUTH_TOKEN,
         "twilio_from_number": "+15005550006",
@@ -176,15 +188,18 @@ class FakeTwilioApi:
 
 @asynccontextmanager
 async def telephony_against(
-    bus: EventBus, fake: FakeTwilioApi, **overrides: Any
+    bus: EventBus,
+    fake: FakeTwilioApi,
+    clock: Callable[[], datetime] = working_clock,
+    **overrides: Any,
 ) -> AsyncIterator[TelephonySettings]:
     api_socket, api_port = listening_socket()
     app_socket, app_port = listening_socket()
     settings = twilio_settings(
         f"http://127.0.0.1:{api_port}", f"https://calls.example.com:{app_port}", **overrides
     )
-    assert settings.mode == "twilio"
-    plugin = build_telephony_plugin(settings, TwilioProvider(settings))
+    assert settings.carrier == "twilio"
+    plugin = build_telephony_plugin(settings, TwilioProvider(settings), clock=clock)
     async with serving_asgi(fake.app(), api_socket), serving_plugins(bus, [plugin], app_socket):
         yield settings
 

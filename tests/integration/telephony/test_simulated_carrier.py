@@ -42,7 +42,7 @@ class SimulatedWorld:
         self.listening, port = listening_socket()
         self.settings = TelephonySettings(
             port=port,
-            simulation=True,
+            mode="simulation",
             simulation_seed=SEED,
             simulation_auth_token=TOKEN,
             simulation_pace=0.0,
@@ -214,7 +214,7 @@ async def test_the_fake_rest_api_checks_credentials_and_knows_its_calls(bus):
     [
         {},
         {
-            "SIMULATION": "1",
+            "MODE": "simulation",
             "TWILIO_ACCOUNT_SID": "AC1",
             "TWILIO_AUTH_TOKEN": "t",
             "TWILIO_FROM_NUMBER": "+1",
@@ -227,7 +227,7 @@ def test_the_simulated_carrier_is_chosen_without_twilio_or_when_asked(environ):
     from services.telephony.plugin import build_provider
 
     settings = load_telephony_settings(environ)
-    assert settings.mode == "simulated"
+    assert settings.carrier == "simulated"
     assert isinstance(build_provider(settings, short_voice), SimulatedCarrier)
     assert len(settings.auth_token) == 32
 

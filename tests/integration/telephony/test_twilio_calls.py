@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from libs.compliance.loading import load_default_hours, load_law
 from libs.events import CallFailed, CallPlaced, CampaignStopped, subject_for
 from services.telephony.twilio_provider import TwilioProvider
 from services.telephony.worker import CallDialer
@@ -16,6 +17,7 @@ from tests.integration.telephony.support import (
     telephony_against,
     twilio_settings,
     wait_for_event,
+    working_clock,
 )
 
 # The SDK's own use of aiohttp's BasicAuth: not ours to fix.
@@ -149,6 +151,9 @@ async def test_a_request_for_a_stopped_campaign_is_not_dialled(bus):
     assert (failed.reason, fake.creates) == ("canceled", [])
 
 
+HOURS = load_default_hours({})
+
+
 def _fields(event):
     return {name: getattr(event, name) for name in event.__struct_fields__}
 
@@ -179,8 +184,10 @@ async def test_a_failed_publish_after_dialling_does_not_dial_again(bus):
     settings = twilio_settings(f"http://127.0.0.1:{api_port}", "https://calls.example.com")
     provider = TwilioProvider(settings)
     request = call_request()
-    async with serving_asgi(fake.app(), api_socket), provider.running():
-        dialer = CallDialer(BusThatDropsFirstPlaced(bus), provider, settings)
+    dialer = CallDialer(
+        BusThatDropsFirstPlaced(bus), provider, settings, load_law({}), HOURS, clock=working_clock
+    )
+    async with serving_asgi(fake.app(), api_socket), provider.running(), dialer.follower.running():
         with pytest.raises(ConnectionError):
             await dialer.place(request)
         await dialer.place(request)  # the redelivery

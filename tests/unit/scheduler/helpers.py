@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from uuid import UUID, uuid4
 
+from libs.compliance import CallingHours
 from libs.events import (
     CallAnswered,
     CallCompleted,
@@ -16,12 +17,11 @@ from libs.events import (
     TimeWindow,
     lead_id_for,
 )
-from services.scheduler.calling_window import CallingRules
 from services.scheduler.domain import CampaignRequest, DispatchLimits, decide, start_campaign
 from services.scheduler.state import RetryPolicy, SchedulerState
 
 WEDNESDAY_10AM_NEW_YORK = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
-NINE_TO_FIVE = CallingRules(hours=TimeWindow(start=time(9), end=time(17)))
+NINE_TO_FIVE = CallingHours(hours=TimeWindow(start=time(9), end=time(17)))
 FAST = DispatchLimits(max_concurrent_calls=2, calls_per_second=1.0)
 
 

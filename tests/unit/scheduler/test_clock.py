@@ -1,21 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from libs.runtime.simulation import carrier_is_simulated
 from services.scheduler.clock import SimulatedClock, next_weekday_start
-
-TWILIO = {
-    "TWILIO_ACCOUNT_SID": "AC123",
-    "TWILIO_AUTH_TOKEN": "secret",
-    "TWILIO_FROM_NUMBER": "+12025550100",
-    "WEBHOOK_BASE_URL": "https://dialer.example.com",
-}
-
-
-def test_the_carrier_is_simulated_unless_twilio_is_fully_configured():
-    assert carrier_is_simulated({})
-    assert carrier_is_simulated({**TWILIO, "WEBHOOK_BASE_URL": ""})
-    assert not carrier_is_simulated(TWILIO)
-    assert carrier_is_simulated({**TWILIO, "SIMULATION": "1"})
 
 
 def test_a_simulated_day_starts_on_a_working_morning_across_the_us():

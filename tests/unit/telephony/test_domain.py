@@ -1,7 +1,6 @@
 """Telephony decisions: callbacks to events, refusals to reasons, the live calls of a campaign."""
 
 import ast
-from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -143,6 +142,7 @@ def test_event_ids_derive_from_the_call_and_the_fact():
         occurred_at=NOW,
         provider="twilio",
         provider_call_id="CA1",
+        requested_at=REQUEST.occurred_at,  # the rules count calls by the decision's clock
         **IDS,
     )
     assert domain.event_id_for(CALL_ID, "placed") != domain.event_id_for(CALL_ID, "failed")
@@ -178,20 +178,6 @@ def test_live_calls_are_placed_and_not_yet_ended():
     }
 
 
-def test_a_stopped_campaign_stays_stopped_until_started_again():
-    from tests.factories import one_of_each_event
-
-    started, stopped = (
-        next(e for e in one_of_each_event() if type(e).__name__ == name)
-        for name in ("CampaignStarted", "CampaignStopped")
-    )
-    assert not domain.is_campaign_stopped(started, None)
-    assert domain.is_campaign_stopped(None, stopped)
-    assert domain.is_campaign_stopped(started, stopped)  # same instant: the stop wins
-    restarted = started.__class__(**{**_fields(started), "occurred_at": NOW + timedelta(1)})
-    assert not domain.is_campaign_stopped(restarted, stopped)
-
-
 def _fields(event):
     return {name: getattr(event, name) for name in event.__struct_fields__}
 
@@ -199,11 +185,6 @@ def _fields(event):
 def test_time_limit_is_the_tighter_one():
     assert domain.effective_time_limit(REQUEST, 120) == 120
     assert domain.effective_time_limit(REQUEST, 900) == 300
-
-
-def test_requests_left_too_long_are_stale():
-    assert not domain.is_request_stale(REQUEST, NOW + timedelta(seconds=60), 600)
-    assert domain.is_request_stale(REQUEST, NOW + timedelta(seconds=601), 600)
 
 
 def test_webhook_addresses():
@@ -245,13 +226,14 @@ def test_domain_imports_only_pure_modules():
 def test_simulation_calls_back_the_process_itself_unless_told(environ, base, api):
     from services.telephony.config import load_telephony_settings
 
-    settings = load_telephony_settings({"SIMULATION": "1", **environ})
+    settings = load_telephony_settings({"MODE": "simulation", **environ})
     assert settings.public_base_url == base
     if api is not None:
         assert settings.simulated_api_base_url == api
 
 
-def test_twilio_is_used_only_when_fully_configured():
+def test_twilio_is_used_in_live_mode_and_half_a_configuration_is_refused():
+    from libs.runtime.mode import ModeError
     from services.telephony.config import load_telephony_settings
 
     full = {
@@ -260,12 +242,15 @@ def test_twilio_is_used_only_when_fully_configured():
         "TWILIO_FROM_NUMBER": "+15005550006",
         "WEBHOOK_BASE_URL": "https://calls.example.com",
     }
-    assert load_telephony_settings(full).mode == "twilio"
-    assert load_telephony_settings(full).auth_token == "secret"
+    live = load_telephony_settings({**full, "MODE": "live"})
+    assert (live.carrier, live.auth_token) == ("twilio", "secret")
     for missing in full:
         partial = {k: v for k, v in full.items() if k != missing}
-        assert load_telephony_settings(partial).mode == "simulated", missing
-    assert load_telephony_settings({**full, "SIMULATION": "1"}).mode == "simulated"
+        with pytest.raises(ModeError, match=f"{missing} is missing"):
+            load_telephony_settings({**partial, "MODE": "live"})
+        with pytest.raises(ModeError, match="MODE is unset"):
+            load_telephony_settings(partial)  # keys without a mode: ask, never guess
+    assert load_telephony_settings({**full, "MODE": "simulation"}).carrier == "simulated"
     shared = load_telephony_settings({"SIMULATION_AUTH_TOKEN": "shared-token"})
     assert (shared.account_sid, shared.auth_token) == (
         "AC5151ca11ed0000000000000000000000",
