@@ -7,7 +7,6 @@ from libs.compliance.regional_rules import RegionalRule, RegionalRules, RulesFil
 from libs.compliance.regions import regions_for_number
 from libs.compliance.rules import (
     FEDERAL_HOURS,
-    RULES,
     Callee,
     CallFacts,
     CallingHours,
@@ -22,7 +21,6 @@ from libs.compliance.rules import (
 
 __all__ = [
     "FEDERAL_HOURS",
-    "RULES",
     "SUBJECTS",
     "CallFacts",
     "Callee",

@@ -26,6 +26,19 @@ class RulesFileError(ValueError):
         self.path, self.line, self.problem = path, line, problem
 
 
+def region_binds(region: str, candidate: str) -> bool:
+    """Whether a rule (or holiday) of `region` binds a number that may be in `candidate`.
+
+    A country's rule binds each of its states; a number placed only in its country (state
+    unknown) may be in any state, so every state's rule binds it too.
+    """
+    return (
+        candidate == region
+        or candidate.startswith(f"{region}-")
+        or ("-" not in candidate and region.startswith(f"{candidate}-"))
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RegionalRule:
     region: str  # "US-FL", or a country code such as "CA" for all of it
@@ -36,13 +49,7 @@ class RegionalRule:
     source: str
 
     def applies_to(self, candidate: str) -> bool:
-        """A country's row binds each of its states; a number placed only in its country
-        (state unknown) may be in any state, so every state's row binds it too."""
-        return (
-            candidate == self.region
-            or candidate.startswith(f"{self.region}-")
-            or ("-" not in candidate and self.region.startswith(f"{candidate}-"))
-        )
+        return region_binds(self.region, candidate)
 
     def describe(self) -> str:
         return f"{self.region}: {self.source}"

@@ -14,16 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
-from typing import Literal, get_args
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from libs.compliance.holiday_calendar import HolidayCalendar
 from libs.compliance.regional_rules import RegionalRule, RegionalRules
-from libs.events import TimeWindow
+from libs.compliance.regions import regions_for_number
+from libs.events import LeadProfile, TimeWindow
 from libs.events.model import ComplianceRule
 
 Rule = ComplianceRule
-RULES: tuple[Rule, ...] = get_args(ComplianceRule)
 CampaignState = Literal["running", "paused", "stopped", "finished"]
 Block = Literal["do_not_call", "opted_out"]
 
@@ -61,6 +61,15 @@ class Callee:
     time_zones: tuple[str, ...]  # IANA; empty: unknown, never called
     regions: tuple[str, ...]  # from libs.compliance.regions
     best_window: TimeWindow | None = None  # the lead's own best call time
+
+    @classmethod
+    def of(cls, lead: LeadProfile) -> Callee:
+        return cls(
+            phone_number=lead.phone_number,
+            time_zones=lead.time_zones,
+            regions=regions_for_number(lead.phone_number),
+            best_window=lead.best_call_window,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from itertools import count
 from typing import Literal
 from uuid import UUID
 
-from libs.compliance import Callee, CallingHours, ComplianceFacts, regions_for_number
+from libs.compliance import Callee, CallingHours, ComplianceFacts
 from libs.events import (
     AnyEvent,
     CallAnswered,
@@ -67,14 +67,7 @@ class Lead:
 
     @classmethod
     def imported(cls, event: LeadImported) -> Lead:
-        profile = event.lead
-        callee = Callee(
-            phone_number=profile.phone_number,
-            time_zones=profile.time_zones,
-            regions=regions_for_number(profile.phone_number),
-            best_window=profile.best_call_window,
-        )
-        return cls(event.lead_id, profile, event.status, callee)
+        return cls(event.lead_id, event.lead, event.status, Callee.of(event.lead))
 
 
 @dataclass(slots=True)
@@ -348,26 +341,20 @@ class SchedulerState:
     def _not_dialled(self, event: CallFailed) -> None:
         """Telephony's rules check refused the call: no attempt was made, so it does not
         count against the lead's retries, and the lead is asked again when it may be."""
-        call = self.calls.get(event.call_id)
-        if call is None or not call.live:
+        closed = self._close_call(event.call_id, "failed", "canceled", event.occurred_at)
+        if closed is None:
             return
-        at = max(event.occurred_at, call.requested_at)
-        call.status, call.result, call.ended_at = "failed", "canceled", at
-        self.live_call_ids.discard(call.call_id)
-        campaign = self.campaigns.get(call.campaign_id)
-        if campaign is None or (progress := campaign.progress.get(call.lead_id)) is None:
-            return
-        campaign.live_call_ids.discard(call.call_id)
+        call, campaign, progress = closed
         campaign.not_called[event.rule or "unknown"] += 1
-        progress.live_call_id = None
         progress.refused += 1
         progress.budget += 1
         if event.rule in ("do_not_call", "opted_out") or self.is_blocked(call.lead_id):
-            campaign.finish_lead(progress, "opted-out", at)
+            campaign.finish_lead(progress, "opted-out", call.ended_at)
         else:
             # The decision-time check works out the next window; not sooner than a minute,
             # so a telephony that refuses everything is not asked every second.
-            campaign.schedule(call.lead_id, at + RECHECK_AFTER, next(self._tiebreak))
+            retry_at = (call.ended_at or event.occurred_at) + RECHECK_AFTER
+            campaign.schedule(call.lead_id, retry_at, next(self._tiebreak))
 
     def _on_call_completed(self, event: CallCompleted) -> None:
         call = self.calls.get(event.call_id)
@@ -376,10 +363,13 @@ class SchedulerState:
             event.call_id, "completed", "voicemail" if voicemail else "completed", event.occurred_at
         )
 
-    def _end_call(self, call_id: UUID, status: CallStatus, result: str, at: datetime) -> None:
+    def _close_call(
+        self, call_id: UUID, status: CallStatus, result: str, at: datetime
+    ) -> tuple[Call, Campaign, LeadProgress] | None:
+        """Mark a live call ended and free its line; its campaign's lead, if it has one."""
         call = self.calls.get(call_id)
         if call is None or not call.live:
-            return  # unknown, or already ended: a late or repeated report changes nothing
+            return None  # unknown, or already ended: a late or repeated report changes nothing
         # Other services stamp events with their own clocks; in simulation ours runs ahead
         # of theirs. A call cannot end before we asked for it, so backoffs count from here.
         at = max(at, call.requested_at)
@@ -387,10 +377,18 @@ class SchedulerState:
         self.live_call_ids.discard(call_id)
         campaign = self.campaigns.get(call.campaign_id)
         if campaign is None or (progress := campaign.progress.get(call.lead_id)) is None:
-            return
+            return None
         campaign.live_call_ids.discard(call_id)
-        campaign.recent_results.append(result)
         progress.live_call_id = None
+        return call, campaign, progress
+
+    def _end_call(self, call_id: UUID, status: CallStatus, result: str, at: datetime) -> None:
+        closed = self._close_call(call_id, status, result, at)
+        if closed is None:
+            return
+        call, campaign, progress = closed
+        at = call.ended_at or at
+        campaign.recent_results.append(result)
         if self.is_blocked(call.lead_id):
             campaign.finish_lead(progress, "opted-out", at)
         elif result in RETRYABLE_FAILURES or result == "voicemail":

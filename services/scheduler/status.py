@@ -8,10 +8,13 @@ from uuid import UUID
 
 import msgspec
 
-from libs.compliance import next_opening
+from libs.compliance import Callee, next_opening
 from libs.events import TimeWindow
 from services.scheduler.domain import DispatchLimits
 from services.scheduler.state import Campaign, Lead, LeadProgress, SchedulerState
+
+# The earliest due time of a group of leads that ring in the same places, and one of them.
+Opening = tuple[datetime, Callee]
 
 
 class Progress(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,19 +115,17 @@ def next_call_time(
         )
     # Leads sharing zones and a window open together, and a later due time never opens
     # sooner: one opening per group, from its earliest due time, answers for all of it.
-    earliest_due: dict[tuple[tuple[str, ...], tuple[str, ...], TimeWindow | None], Lead] = {}
-    due_at: dict[tuple[tuple[str, ...], tuple[str, ...], TimeWindow | None], datetime] = {}
+    by_place: dict[tuple[tuple[str, ...], tuple[str, ...], TimeWindow | None], Opening] = {}
     for lead, progress in _waiting(state, campaign):
         callee = lead.callee
         key = (callee.time_zones, callee.regions, callee.best_window)
         due = max(now, progress.due_at or now)
-        if key not in due_at or due < due_at[key]:
-            due_at[key], earliest_due[key] = due, lead
+        if key not in by_place or due < by_place[key][0]:
+            by_place[key] = (due, callee)
     openings = [
         opening
-        for key, lead in earliest_due.items()
-        if (opening := next_opening(lead.callee, campaign.rules, limits.law, due_at[key]))
-        is not None
+        for due, callee in by_place.values()
+        if (opening := next_opening(callee, campaign.rules, limits.law, due)) is not None
     ]
     earliest = min(openings, default=None)
     if earliest is None:

@@ -16,7 +16,6 @@ from libs.compliance import (
     ComplianceFacts,
     Law,
     check_call,
-    regions_for_number,
 )
 from libs.events import (
     AnyEvent,
@@ -93,7 +92,7 @@ class CallDialer:
         now = self.rules_time(request, delivery)
         hours = self.compliance.campaign_hours.get(request.campaign_id, self.default_hours)
         refusal = check_call(
-            callee_of(request),
+            Callee.of(request.lead),
             self.compliance.facts_for(request.lead_id, request.campaign_id, request.occurred_at),
             hours,
             self.law,
@@ -156,16 +155,6 @@ class CallDialer:
                     logger.info("Call had already ended at the carrier")
                 except CallRejectedError as exc:
                     logger.warning("Carrier refused the hang-up: {error}", error=exc.message)
-
-
-def callee_of(request: CallRequested) -> Callee:
-    lead = request.lead
-    return Callee(
-        phone_number=lead.phone_number,
-        time_zones=lead.time_zones,
-        regions=regions_for_number(lead.phone_number),
-        best_window=lead.best_call_window,
-    )
 
 
 @asynccontextmanager
