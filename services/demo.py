@@ -154,7 +154,11 @@ async def report(
     failures = ", ".join(f"{n} {why}" for why, n in totals["failures_by_reason"].items()) or "none"
     duration = statistics["call_duration_seconds"]
     latency = statistics["response_latency_seconds"]
+    not_called = (
+        ", ".join(f"{n} {rule}" for rule, n in totals["not_called_by_rule"].items()) or "none"
+    )
     console.print(f"Failures by reason: {failures}")
+    console.print(f"Not called, by rule: {not_called}")
     console.print(
         f"Meetings booked: {totals['meetings_booked']} "
         f"({percent(totals['meeting_rate'])} of answered)   "

@@ -21,6 +21,7 @@ from libs.events.model import (
     CallFailed,
     CallPlaced,
     CallRequested,
+    CallsWithheld,
     CampaignFinished,
     CampaignLeadsRequeued,
     CampaignPaused,
@@ -42,6 +43,7 @@ from services.analytics.rows import (
     OutcomeRow,
     TranscriptRow,
     TurnRow,
+    WithheldRow,
     utc,
 )
 
@@ -94,6 +96,7 @@ class ProjectionBatch:
         self.transcripts: dict[UUID, TranscriptRow] = {}
         self.outcomes: dict[UUID, OutcomeRow] = {}
         self.opt_outs: dict[tuple[UUID, str], OptOutRow] = {}
+        self.withheld: dict[tuple[UUID, UUID], WithheldRow] = {}
 
     def add(self, event: AnyEvent) -> None:
         match event:
@@ -111,6 +114,8 @@ class ProjectionBatch:
                 | CampaignFinished()
             ):
                 self._add_campaign_change(event)
+            case CallsWithheld():
+                self._add_withheld(event)
             case CallRequested():
                 self._add_call_request(event)
             case CallPlaced() | CallAnswered() | CallFailed() | CallCompleted():
@@ -204,6 +209,17 @@ class ProjectionBatch:
         for lead_id in lead_ids:
             self.campaign_leads[(campaign_id, lead_id)] = CampaignLeadRow(
                 campaign_id=campaign_id, lead_id=lead_id
+            )
+
+    def _add_withheld(self, event: CallsWithheld) -> None:
+        at = utc(event.occurred_at)
+        for lead_id in event.lead_ids:
+            self.withheld[(event.event_id, lead_id)] = WithheldRow(
+                event_id=event.event_id,
+                lead_id=lead_id,
+                campaign_id=event.campaign_id,
+                withheld_at=at,
+                rule=event.rule,
             )
 
     def _add_call_request(self, event: CallRequested) -> None:
@@ -312,7 +328,7 @@ def fill_call(
             row.answered_at, row.answered_by = at, event.answered_by
         case CallFailed():
             row.failed_at, row.failure_reason = at, event.reason
-            row.failure_detail = event.detail
+            row.failure_detail, row.refusal_rule = event.detail, event.rule
             if event.provider_error_code is not None:
                 row.provider_error_code = event.provider_error_code
         case CallCompleted():

@@ -38,9 +38,21 @@ scoped_calls AS (
     FROM calls c
     LEFT JOIN transcripts t USING (call_id)
     LEFT JOIN outcomes o USING (call_id)
-    WHERE ($campaign::UUID IS NULL OR c.campaign_id = $campaign::UUID)
+    WHERE c.refusal_rule IS NULL  -- refused before the carrier: not a call, not an attempt
+        AND ($campaign::UUID IS NULL OR c.campaign_id = $campaign::UUID)
         AND ($start::TIMESTAMP IS NULL OR {CALL_DATE} >= $start::TIMESTAMP)
         AND ($end::TIMESTAMP IS NULL OR {CALL_DATE} < $end::TIMESTAMP)
+),
+scoped_refusals AS (  -- calls not made, by the rule that stopped them, when or at the dial
+    SELECT lead_id, campaign_id, rule, refused_at FROM (
+        SELECT lead_id, campaign_id, rule, withheld_at AS refused_at FROM withheld
+        UNION ALL
+        SELECT lead_id, campaign_id, refusal_rule, coalesce(failed_at, requested_at)
+        FROM calls WHERE refusal_rule IS NOT NULL
+    )
+    WHERE ($campaign::UUID IS NULL OR campaign_id = $campaign::UUID)
+        AND ($start::TIMESTAMP IS NULL OR refused_at >= $start::TIMESTAMP)
+        AND ($end::TIMESTAMP IS NULL OR refused_at < $end::TIMESTAMP)
 ),
 scoped_leads AS (
     SELECT * FROM leads
@@ -132,6 +144,17 @@ SELECT 'all', '', failure_reason, count(*) FROM scoped_calls
 WHERE failure_reason IS NOT NULL GROUP BY ALL
 """
 
+NOT_CALLED = f"""
+WITH {SCOPE}
+SELECT dimension, value, rule, count(*) AS calls FROM (
+    SELECT r.rule, l.business_type, l.company_size, r.campaign_id::VARCHAR AS campaign
+    FROM scoped_refusals r JOIN leads l USING (lead_id)
+) UNPIVOT INCLUDE NULLS (value FOR dimension IN (business_type, company_size, campaign))
+GROUP BY ALL
+UNION ALL
+SELECT 'all', '', rule, count(*) FROM scoped_refusals GROUP BY ALL
+"""
+
 TIMINGS = f"""
 WITH {SCOPE},
 latencies AS (
@@ -189,6 +212,7 @@ class Totals(msgspec.Struct, kw_only=True):
     opt_outs: int
     voicemails: int  # calls
     failures_by_reason: dict[str, int]  # calls
+    not_called_by_rule: dict[str, int]  # turns a compliance rule withheld, and calls it refused
     interest_levels: dict[str, int]  # leads, by their latest conversation
     leads_by_status: dict[str, int]  # pending, excluded, in_progress, called, opted_out
 
@@ -231,7 +255,9 @@ INTEREST_LEVELS = ("high", "medium", "low")
 LEAD_STATUSES = ("pending", "excluded", "in_progress", "called", "opted_out")
 
 
-def totals_from(row: tuple[Any, ...], failures: dict[str, int]) -> Totals:
+def totals_from(
+    row: tuple[Any, ...], failures: dict[str, int], not_called: dict[str, int]
+) -> Totals:
     leads, dialled, calls, answered, booked, opt_outs, voicemails, interests, statuses = row
     return Totals(
         leads=leads,
@@ -244,6 +270,7 @@ def totals_from(row: tuple[Any, ...], failures: dict[str, int]) -> Totals:
         opt_outs=opt_outs,
         voicemails=int(voicemails),
         failures_by_reason=dict(sorted(failures.items())),
+        not_called_by_rule=dict(sorted(not_called.items())),
         interest_levels=count_values(interests, INTEREST_LEVELS),
         leads_by_status=count_values(statuses, LEAD_STATUSES),
     )
@@ -254,20 +281,22 @@ def statistics(
 ) -> Statistics:
     """Every figure for one campaign (or all) and period; blocking: run it in a thread."""
     params = parameters(campaign_id, period)
-    failures: dict[tuple[str, str], dict[str, int]] = {}
-    for dimension, value, reason, calls in cursor.execute(FAILURES, params).fetchall():
-        failures.setdefault((dimension, value or ""), {})[reason] = calls
+    failures = counts_by_group(cursor, FAILURES, params)
+    not_called = counts_by_group(cursor, NOT_CALLED, params)
+
+    def totals_of(dimension: str, value: str, row: tuple[Any, ...]) -> Totals:
+        group = (dimension, value)
+        return totals_from(row, failures.get(group, {}), not_called.get(group, {}))
+
     groups: dict[str, dict[str, Totals]] = {"all": {}, "business_type": {}, "company_size": {}}
     for dimension, value, *row in cursor.execute(GROUPED_TOTALS, params).fetchall():
-        groups[dimension][value] = totals_from(tuple(row), failures.get((dimension, value), {}))
+        groups[dimension][value] = totals_of(dimension, value, tuple(row))
     names = dict(cursor.execute("SELECT campaign_id::VARCHAR, name FROM campaigns").fetchall())
     by_campaign = [
         CampaignTotals(
             campaign_id=value,
             name=names.get(value) or "",
-            **msgspec.structs.asdict(
-                totals_from(tuple(row), failures.get(("campaign", value), {}))
-            ),
+            **msgspec.structs.asdict(totals_of("campaign", value, tuple(row))),
         )
         for _, value, *row in cursor.execute(CAMPAIGN_TOTALS, params).fetchall()
     ]
@@ -276,7 +305,7 @@ def statistics(
         campaign=params["campaign"],
         start=period.start.isoformat() + "Z" if period.start else None,
         end=period.end.isoformat() + "Z" if period.end else None,
-        totals=groups["all"].get("", totals_from((0, 0, 0, 0, 0, 0, 0, None, None), {})),
+        totals=groups["all"].get("", totals_of("all", "", (0, 0, 0, 0, 0, 0, 0, None, None))),
         by_business_type=dict(sorted(groups["business_type"].items())),
         by_company_size=dict(sorted(groups["company_size"].items())),
         by_campaign=sorted(by_campaign, key=lambda c: (c.name, c.campaign_id)),
@@ -287,6 +316,16 @@ def statistics(
             average=_round(timing[3]), p50=_round(timing[4]), p95=_round(timing[5])
         ),
     )
+
+
+def counts_by_group(
+    cursor: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any]
+) -> dict[tuple[str, str], dict[str, int]]:
+    """(dimension, value) -> {key: count}, from rows of dimension, value, key, count."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for dimension, value, key, count in cursor.execute(query, params).fetchall():
+        counts.setdefault((dimension, value or ""), {})[key] = count
+    return counts
 
 
 def _round(value: float | None) -> float | None:

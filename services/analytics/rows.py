@@ -68,6 +68,7 @@ class CallRow(msgspec.Struct, kw_only=True):
     failure_reason: str | None = None
     failure_detail: str | None = None
     provider_error_code: int | None = None
+    refusal_rule: str | None = None  # a compliance rule stopped it before the carrier
     completed_at: datetime | None = None
     duration_seconds: float | None = None
 
@@ -111,3 +112,13 @@ class OptOutRow(msgspec.Struct, kw_only=True):
     source: str
     call_id: UUID | None
     campaign_id: UUID | None
+
+
+class WithheldRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A lead whose turn came but whom a compliance rule kept from a call then."""
+
+    event_id: UUID
+    lead_id: UUID
+    campaign_id: UUID
+    withheld_at: datetime
+    rule: str

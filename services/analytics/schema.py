@@ -7,6 +7,7 @@ four hundred times faster than `executemany`, which runs one statement per row.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Literal
@@ -21,6 +22,7 @@ from services.analytics.rows import (
     OptOutRow,
     OutcomeRow,
     TranscriptRow,
+    WithheldRow,
 )
 
 SCALARS: dict[type, str] = {
@@ -125,7 +127,9 @@ TRANSCRIPTS = Table(
 OUTCOMES = Table("outcomes", OutcomeRow, ("call_id",), "replace_if_newer", newer_by="recorded_at")
 OPT_OUTS = Table("opt_outs", OptOutRow, ("lead_id", "phone_number"), "ignore")
 
-TABLES = (LEADS, CAMPAIGNS, CAMPAIGN_LEADS, CALLS, TRANSCRIPTS, OUTCOMES, OPT_OUTS)
+WITHHELD = Table("withheld", WithheldRow, ("event_id", "lead_id"), "ignore")
+
+TABLES = (LEADS, CAMPAIGNS, CAMPAIGN_LEADS, CALLS, TRANSCRIPTS, OUTCOMES, OPT_OUTS, WITHHELD)
 
 POSITION_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_position "
@@ -145,3 +149,24 @@ TURNS_VIEW = (
 
 def schema_statements() -> list[str]:
     return [*(table.create_sql() for table in TABLES), POSITION_DDL, POSITION_SEED, TURNS_VIEW]
+
+
+# A file written by a build with other tables is rebuilt from the stream, not patched:
+# the stream holds every fact, so replaying it is the migration.
+SCHEMA_DDL = "CREATE TABLE IF NOT EXISTS projection_schema (id INTEGER PRIMARY KEY, digest VARCHAR)"
+GET_SCHEMA = "SELECT digest FROM projection_schema WHERE id = 1"
+SET_SCHEMA = (
+    "INSERT INTO projection_schema VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET digest = $1"
+)
+
+
+def schema_digest() -> str:
+    return hashlib.sha256("\n".join(schema_statements()).encode()).hexdigest()[:16]
+
+
+def drop_statements() -> list[str]:
+    return [
+        "DROP VIEW IF EXISTS transcript_turns",
+        *(f"DROP TABLE IF EXISTS {table.name}" for table in TABLES),
+        "DROP TABLE IF EXISTS projection_position",
+    ]

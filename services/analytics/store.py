@@ -25,12 +25,18 @@ from services.analytics.schema import (
     CAMPAIGN_LEADS,
     CAMPAIGNS,
     GET_POSITION,
+    GET_SCHEMA,
     LEADS,
     OPT_OUTS,
     OUTCOMES,
+    SCHEMA_DDL,
     SET_POSITION,
+    SET_SCHEMA,
     TRANSCRIPTS,
+    WITHHELD,
     Table,
+    drop_statements,
+    schema_digest,
     schema_statements,
 )
 
@@ -87,9 +93,28 @@ def replace_database(replacement: Path, path: Path) -> None:
 def open_database(path: Path) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = duckdb.connect(str(path))
+    connection.execute(SCHEMA_DDL)
+    stored = connection.execute(GET_SCHEMA).fetchone()
+    digest = schema_digest()
+    if stored is None or stored[0] != digest:
+        if stored is not None or has_tables(connection):
+            logger.warning(
+                "Projection {path} was written with other tables: rebuilding it from the stream",
+                path=str(path),
+            )
+        for statement in drop_statements():
+            connection.execute(statement)
     for statement in schema_statements():
         connection.execute(statement)
+    connection.execute(SET_SCHEMA, [digest])
     return connection
+
+
+def has_tables(connection: duckdb.DuckDBPyConnection) -> bool:
+    row = connection.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'projection_position'"
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def write_batch(
@@ -106,6 +131,7 @@ def write_batch(
         (TRANSCRIPTS, list(batch.transcripts.values()), False),
         (OUTCOMES, list(batch.outcomes.values()), False),
         (OPT_OUTS, list(batch.opt_outs.values()), False),
+        (WITHHELD, list(batch.withheld.values()), False),
     ]
     connection.begin()
     try:

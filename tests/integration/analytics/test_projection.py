@@ -64,6 +64,7 @@ async def test_each_event_kind_lands_in_its_table(bus: EventBus, tmp_path):
     assert rows(path, "SELECT lead_id, phone_number, source FROM opt_outs") == [
         (LEAD_ID, "+12025550143", "call")
     ]
+    assert rows(path, "SELECT lead_id, rule FROM withheld") == [(LEAD_ID, "calling_window")]
     assert rows(path, "SELECT last_sequence FROM projection_position") == [(last,)]
 
 
@@ -159,6 +160,25 @@ async def test_a_new_file_behind_the_consumer_is_filled_from_the_stream(bus: Eve
 
     settings.duckdb_file.unlink()  # lost: the consumer has acked everything already
     async with projecting(bus, settings) as (_, projector):
+        await projector.wait_for(last)
+    assert table_contents(settings.duckdb_file) == reference
+
+
+async def test_a_file_from_a_build_with_other_tables_is_rebuilt_from_the_stream(
+    bus: EventBus, tmp_path, log_watch
+):
+    settings = settings_for(tmp_path)
+    last = await publish(bus, realistic_events(200, campaign_size=15))
+    async with projecting(bus, settings) as (_, projector):
+        await projector.wait_for(last)
+    reference = table_contents(settings.duckdb_file)
+    with duckdb.connect(str(settings.duckdb_file)) as older:  # as an earlier build left it
+        older.execute("DROP TABLE withheld")
+        older.execute("DROP TABLE projection_schema")
+        older.execute("ALTER TABLE calls DROP COLUMN refusal_rule")
+
+    async with projecting(bus, settings) as (_, projector):
+        await log_watch.wait_for(lambda r: "written with other tables" in r["message"])
         await projector.wait_for(last)
     assert table_contents(settings.duckdb_file) == reference
 

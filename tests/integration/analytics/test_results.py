@@ -16,6 +16,7 @@ from libs.events import (
     CallFailed,
     CallPlaced,
     CallRequested,
+    CallsWithheld,
     CampaignStarted,
     EventBus,
     LeadImported,
@@ -164,6 +165,7 @@ def totals(**overrides):
         "opt_outs": 1,
         "voicemails": 1,
         "failures_by_reason": {"busy": 1},
+        "not_called_by_rule": {},
         "interest_levels": {"high": 1, "medium": 0, "low": 1},
         "leads_by_status": {
             "pending": 0,
@@ -298,6 +300,47 @@ async def test_an_unknown_download_format_is_refused_by_name(service):
     response = await client.get("/results/download", params={"format": "xlsx"})
     assert response.status_code == 400
     assert response.json()["detail"] == "format: 'xlsx' is not one of csv, parquet"
+
+
+async def test_calls_not_made_are_counted_by_rule_and_are_not_attempts(bus, tmp_path):
+    """Rosa and Bob were withheld outside their window before their calls; a call to Cara
+    was refused at the dial by the frequency cap. None of it is a call or an attempt."""
+    script = Script()
+    script.count = 500
+    script.add(
+        CallsWithheld,
+        DAY_ONE - timedelta(hours=6),
+        campaign_id=CAMPAIGN,
+        rule="calling_window",
+        lead_ids=(ROSA, BOB),
+        detail="05:00 EST; 47 U.S.C. 227",
+        retry_at=DAY_ONE,
+    )
+    refused = script.call(9, CARA, DAY_TWO, attempt=2)
+    script.add(
+        CallFailed,
+        DAY_TWO + timedelta(seconds=2),
+        **refused,
+        reason="canceled",
+        rule="frequency_cap",
+        detail="3 calls to +12025550103 in 24 h",
+    )
+    last = await publish(bus, [*fixed_history(), *script.events])
+    async with serving(bus, settings_for(tmp_path)) as (client, projector):
+        await projector.wait_for(last)
+        body = (await client.get("/results/statistics")).json()
+        day_two = (await client.get("/results/statistics", params={"from": "2026-03-03"})).json()
+        rows = {
+            row["contact_name"]: row
+            for row in read_csv((await client.get("/results/download")).text)
+        }
+    assert body["totals"] == totals(not_called_by_rule={"calling_window": 2, "frequency_cap": 1})
+    assert body["by_business_type"]["Restaurant"]["not_called_by_rule"] == {"calling_window": 2}
+    assert body["by_business_type"]["Retail"]["not_called_by_rule"] == {"frequency_cap": 1}
+    assert body["by_campaign"][0]["not_called_by_rule"] == body["totals"]["not_called_by_rule"]
+    assert day_two["totals"]["not_called_by_rule"] == {"frequency_cap": 1}
+    cara = rows['\'=HYPERLINK("http://evil") owner']
+    assert (cara["attempts"], cara["call_status"]) == ("1", "voicemail")  # the refusal is no call
 
 
 def read_csv(text: str) -> list[dict[str, str]]:

@@ -200,6 +200,7 @@ def test_tables_follow_the_row_structs():
         "transcripts",
         "outcomes",
         "opt_outs",
+        "withheld",
     }
 
 
