@@ -1,7 +1,7 @@
 """The calling rules, one pure function checked twice: when the scheduler decides and
 when telephony is about to dial. `loading` reads the law a process keeps at start."""
 
-from libs.compliance.facts import SUBJECTS, ComplianceFacts
+from libs.compliance.facts import SUBJECTS, ComplianceFacts, opted_out_leads
 from libs.compliance.holiday_calendar import Holiday, HolidayCalendar
 from libs.compliance.regional_rules import RegionalRule, RegionalRules, RulesFileError
 from libs.compliance.regions import regions_for_number
@@ -37,6 +37,7 @@ __all__ = [
     "call_cap",
     "check_call",
     "next_opening",
+    "opted_out_leads",
     "regions_for_number",
     "zone_exists",
 ]

@@ -19,6 +19,7 @@ from libs.events import (
     CampaignStopped,
     LeadOptedOut,
 )
+from libs.events.ids import lead_id_for
 
 # The subjects a fold needs: a follower subscribes to exactly these.
 SUBJECTS = (
@@ -26,6 +27,12 @@ SUBJECTS = (
     "sales.campaign.>",
     "sales.call.*.placed",
 )
+
+
+def opted_out_leads(event: LeadOptedOut) -> set[UUID]:
+    """The lead the event names, and the lead its number is. Do-not-call is by number, and
+    lists uploaded by earlier builds named their entries under another id namespace."""
+    return {event.lead_id, lead_id_for(event.phone_number)}
 
 
 class ComplianceFacts:
@@ -45,7 +52,8 @@ class ComplianceFacts:
         match event:
             case LeadOptedOut():
                 block: Block = "do_not_call" if event.source == "do-not-call-list" else "opted_out"
-                self.blocked.setdefault(event.lead_id, block)
+                for lead_id in opted_out_leads(event):
+                    self.blocked.setdefault(lead_id, block)
             case CampaignStarted():
                 hours = CallingHours(hours=event.calling_hours, days=event.calling_days)
                 self.campaign_hours.setdefault(event.campaign_id, hours)

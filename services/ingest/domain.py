@@ -6,7 +6,6 @@ one file or in two, from one process or from two, names the same lead and the sa
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -14,14 +13,13 @@ from uuid import UUID
 
 import msgspec
 
+from libs.events.ids import fast_uuid5, lead_id_for
 from libs.events.model import LeadImported, LeadProfile
+from libs.phone import InvalidPhoneNumberError, normalise_phone_number
 from services.ingest.call_window import parse_call_window
 from services.ingest.columns import ColumnMap
-from services.ingest.phone import InvalidPhoneNumberError, normalise_phone_number
 from services.ingest.vocabulary import OTHER, business_type_for, company_size_for
 
-# Fixed forever: a lead's id is uuid5(LEAD_NAMESPACE, its E.164 number).
-LEAD_NAMESPACE = UUID("5c0f6a52-8f3e-4e0b-9d47-3b1e2a6c9d15")
 DEFAULT_STATUS = "pending"
 REQUIRED_VALUES = ("business_name", "contact_number", "contact_name")
 
@@ -46,27 +44,11 @@ class ValidLead(msgspec.Struct, frozen=True, kw_only=True):
     status: str
 
 
-def lead_id_for(phone_number: str) -> UUID:
-    """One number, one lead, whoever uploads it and however it was written:
-    uuid5(LEAD_NAMESPACE, E.164)."""
-    return _uuid5(_LEAD_NAMESPACE_BYTES, phone_number.encode())
-
-
 def imported_event_id(lead_id: UUID, lead: LeadProfile, status: str) -> UUID:
     """uuid5(lead_id, "imported/" + the lead's details as JSON): the same details give
     the same event (JetStream drops the replay); changed details give a new one, so a
     corrected lead is imported again."""
-    return _uuid5(lead_id.bytes, b"imported/" + _content_encoder.encode((lead, status)))
-
-
-_LEAD_NAMESPACE_BYTES = LEAD_NAMESPACE.bytes
-
-
-def _uuid5(namespace: bytes, name: bytes) -> UUID:
-    # uuid.uuid5 itself, without re-deriving the namespace's bytes or re-encoding the
-    # name: ids are made twice per row, and this is a tenth of a row's cost.
-    digest = hashlib.sha1(namespace + name, usedforsecurity=False).digest()
-    return UUID(bytes=digest[:16], version=5)
+    return fast_uuid5(lead_id.bytes, b"imported/" + _content_encoder.encode((lead, status)))
 
 
 def validate_row(

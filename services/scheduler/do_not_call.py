@@ -1,4 +1,7 @@
-"""Do-not-call lists: a CSV with a phone column, read into E.164 numbers."""
+"""Do-not-call lists: a CSV with a phone column, read into E.164 numbers.
+
+Each entry goes through the same normaliser as a lead's number, so an entry written in any
+form a lead upload accepts has the lead's E.164 form, and so the lead's id."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-import phonenumbers
+from libs.phone import InvalidPhoneNumberError, normalise_phone_number
 
 PHONE_COLUMNS = ("phone", "phone_number", "contact_number", "number", "telephone", "mobile")
 
@@ -43,14 +46,10 @@ def read_do_not_call(text: str, region: str) -> DoNotCallList:
         if not raw:
             continue
         try:
-            number = phonenumbers.parse(raw, region)
-        except phonenumbers.NumberParseException:
-            result.rejected.append((row_number, f"{raw!r} is not a phone number"))
+            e164, _ = normalise_phone_number(raw, region)
+        except InvalidPhoneNumberError as exc:
+            result.rejected.append((row_number, str(exc)))
             continue
-        if not phonenumbers.is_possible_number(number):
-            result.rejected.append((row_number, f"{raw!r} is not a possible phone number"))
-            continue
-        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         if e164 not in seen:
             seen.add(e164)
             result.numbers.append(e164)

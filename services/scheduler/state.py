@@ -14,7 +14,7 @@ from itertools import count
 from typing import Literal
 from uuid import UUID
 
-from libs.compliance import Callee, CallingHours, ComplianceFacts
+from libs.compliance import Callee, CallingHours, ComplianceFacts, opted_out_leads
 from libs.events import (
     AnyEvent,
     CallAnswered,
@@ -212,10 +212,11 @@ class SchedulerState:
         self.leads[event.lead_id] = Lead.imported(event)
 
     def _on_lead_opted_out(self, event: LeadOptedOut) -> None:
-        for campaign in self.campaigns.values():
-            progress = campaign.progress.get(event.lead_id)
-            if progress is not None and not progress.final and progress.live_call_id is None:
-                campaign.finish_lead(progress, "opted-out", event.occurred_at)
+        for lead_id in opted_out_leads(event):
+            for campaign in self.campaigns.values():
+                progress = campaign.progress.get(lead_id)
+                if progress is not None and not progress.final and progress.live_call_id is None:
+                    campaign.finish_lead(progress, "opted-out", event.occurred_at)
 
     # --- campaigns ---------------------------------------------------------------------
 

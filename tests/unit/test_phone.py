@@ -4,7 +4,7 @@ import phonenumbers
 import pytest
 from phonenumbers import timezone as phone_timezone
 
-from services.ingest.phone import InvalidPhoneNumberError, normalise_phone_number
+from libs.phone import InvalidPhoneNumberError, normalise_phone_number
 
 
 @pytest.mark.parametrize(

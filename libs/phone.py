@@ -1,4 +1,6 @@
-"""Phone numbers: parsed and normalised to E.164 with phonenumbers, with their time zones."""
+"""Phone numbers, one rule for every service: parsed and normalised to E.164 with
+phonenumbers, with their time zones. Leads, do-not-call lists and opt-outs all go through
+`normalise_phone_number`, so the same number always has the same form (and lead id)."""
 
 from __future__ import annotations
 
