@@ -20,13 +20,10 @@ from libs.events import (
     LeadOptedOut,
 )
 from libs.events.ids import lead_id_for
+from libs.events.subjects import every_event_of, subject_filter
 
 # The subjects a fold needs: a follower subscribes to exactly these.
-SUBJECTS = (
-    "sales.lead.*.opted_out",
-    "sales.campaign.>",
-    "sales.call.*.placed",
-)
+SUBJECTS = (subject_filter(LeadOptedOut), every_event_of("campaign"), subject_filter(CallPlaced))
 
 
 def opted_out_leads(event: LeadOptedOut) -> set[UUID]:

@@ -36,7 +36,14 @@ from libs.events.model import (
     TranscriptFinalized,
     Turn,
 )
-from libs.events.subjects import ALL_SUBJECTS, STREAM_NAME, history_of, subject_filter, subject_for
+from libs.events.subjects import (
+    ALL_SUBJECTS,
+    STREAM_NAME,
+    every_event_of,
+    history_of,
+    subject_filter,
+    subject_for,
+)
 
 __all__ = [
     "ALL_SUBJECTS",
@@ -83,6 +90,7 @@ __all__ = [
     "decode_event",
     "encode_event",
     "event_schema",
+    "every_event_of",
     "history_of",
     "lead_id_for",
     "subject_filter",

@@ -36,6 +36,13 @@ def subject_for(event_type: type[Event], entity_id: UUID) -> str:
     return f"sales.{_entity(event_type)}.{entity_id}.{event_type.subject_verb}"
 
 
+def every_event_of(entity: str) -> str:
+    """Every event about every entity of a kind: `sales.<entity>.>`."""
+    if entity not in ("lead", "campaign", "call"):
+        raise ValueError(f"unknown entity {entity!r}: expected lead, campaign or call")
+    return f"sales.{entity}.>"
+
+
 def history_of(entity: str, entity_id: UUID) -> str:
     """Everything about one entity: `sales.<entity>.<id>.>`."""
     if entity not in ("lead", "campaign", "call"):

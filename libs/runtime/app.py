@@ -13,7 +13,7 @@ from litestar.openapi import OpenAPIConfig
 
 from libs.events import EventBus
 from libs.runtime.plugin import ServicePlugin
-from libs.runtime.problems import EXCEPTION_HANDLERS, problem
+from libs.runtime.problems import exception_handlers, problem
 from libs.runtime.security import require_api_token
 
 
@@ -55,7 +55,9 @@ def build_app(
     return Litestar(
         route_handlers=[healthz, readyz, *(h for p in plugins for h in p.route_handlers)],
         guards=[require_api_token],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers(  # type: ignore[arg-type]
+            {error: status for p in plugins for error, status in p.problems.items()}
+        ),
         dependencies={"bus": Provide(lambda: bus, sync_to_thread=False)},
         state=State(
             {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar.types import ControllerRouterHandler
 
@@ -22,3 +22,5 @@ class ServicePlugin:
     route_handlers: Sequence[ControllerRouterHandler] = ()
     workers: WorkersFactory | None = None
     readiness: ReadinessCheck | None = None
+    # The service's domain errors and the HTTP status each one means (libs.runtime.problems).
+    problems: Mapping[type[Exception], int] = field(default_factory=dict)

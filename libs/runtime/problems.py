@@ -1,7 +1,13 @@
-"""Every error leaves as RFC 9457 problem details: status, title, detail."""
+"""Every error leaves as RFC 9457 problem details: status, title, detail.
+
+This is the one error path. Handlers raise; Litestar's own exceptions and each service's
+domain errors (declared once, with their status, in its plugin's `problems`) are turned
+into problem details here. A domain error may add members with `problem_extra()`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -36,7 +42,29 @@ def unexpected_error_to_problem(request: Request[Any, Any, Any], exc: Exception)
     return problem(500, "the server failed to handle this request; the error has been logged")
 
 
-EXCEPTION_HANDLERS = {
-    HTTPException: http_exception_to_problem,
-    Exception: unexpected_error_to_problem,
-}
+ProblemHandler = Callable[[Request[Any, Any, Any], Exception], Response[Any]]
+
+
+def domain_error_handler(status: int) -> ProblemHandler:
+    def to_problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        extra = exc.problem_extra() if hasattr(exc, "problem_extra") else {}
+        if status >= 500:
+            logger.warning("{path}: {error}", path=request.url.path, error=str(exc))
+        else:
+            logger.info("{path} refused: {error}", path=request.url.path, error=str(exc))
+        return problem(status, str(exc), **extra)
+
+    return to_problem
+
+
+def exception_handlers(
+    statuses: Mapping[type[Exception], int],
+) -> dict[type[Exception], ProblemHandler]:
+    """Litestar's handlers for its own exceptions, for every listed domain error, and for
+    anything unexpected (a 500 that names nothing internal)."""
+    handlers: dict[type[Exception], ProblemHandler] = {
+        HTTPException: http_exception_to_problem,  # type: ignore[dict-item]
+        Exception: unexpected_error_to_problem,
+    }
+    handlers.update({error: domain_error_handler(status) for error, status in statuses.items()})
+    return handlers

@@ -6,7 +6,6 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Router, get
-from litestar.exceptions import HTTPException
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
@@ -33,27 +32,20 @@ ToQuery = Annotated[
 ]
 
 
-def bad_filter(exc: InvalidFilterError) -> HTTPException:
-    return HTTPException(status_code=400, detail=str(exc))
-
-
 async def resolve_filters(
     store: ProjectionStore, campaign: str | None, start: str | None, end: str | None
 ) -> tuple[UUID | None, Period]:
-    try:
-        period = parse_period(start, end)
-        if campaign is None:
-            return None, period
-        async with store.reader() as cursor:
-            matches = await blocking(find_campaigns, cursor, campaign)
-        if not matches:
-            raise InvalidFilterError("campaign", f"no campaign has the id or name {campaign!r}")
-        if len(matches) > 1:
-            raise InvalidFilterError(
-                "campaign", f"{len(matches)} campaigns are named {campaign!r}: use its id"
-            )
-    except InvalidFilterError as exc:
-        raise bad_filter(exc) from None
+    period = parse_period(start, end)
+    if campaign is None:
+        return None, period
+    async with store.reader() as cursor:
+        matches = await blocking(find_campaigns, cursor, campaign)
+    if not matches:
+        raise InvalidFilterError("campaign", f"no campaign has the id or name {campaign!r}")
+    if len(matches) > 1:
+        raise InvalidFilterError(
+            "campaign", f"{len(matches)} campaigns are named {campaign!r}: use its id"
+        )
     return UUID(matches[0]), period
 
 
@@ -76,9 +68,7 @@ def analytics_router(store: ProjectionStore) -> Router:
     ) -> Stream:
         """One row per lead with its latest attempt, streamed; `format=parquet` for analysts."""
         if format not in FORMATS:
-            raise bad_filter(
-                InvalidFilterError("format", f"{format!r} is not one of {', '.join(FORMATS)}")
-            )
+            raise InvalidFilterError("format", f"{format!r} is not one of {', '.join(FORMATS)}")
         campaign_id, period = await resolve_filters(store, campaign, start, end)
         media_type, produce = FORMATS[format]
         return Stream(
@@ -88,3 +78,6 @@ def analytics_router(store: ProjectionStore) -> Router:
         )
 
     return Router(path="/results", route_handlers=[results_statistics, results_download])
+
+
+PROBLEMS: dict[type[Exception], int] = {InvalidFilterError: 400}

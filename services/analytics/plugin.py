@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import load_settings
-from services.analytics.app import analytics_router
+from services.analytics.app import PROBLEMS, analytics_router
 from services.analytics.config import AnalyticsSettings
 from services.analytics.worker import AnalyticsWorkers
 
@@ -17,4 +17,5 @@ def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
         name="analytics",
         route_handlers=[analytics_router(workers.store)],
         workers=workers.running,
+        problems=PROBLEMS,
     )

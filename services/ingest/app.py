@@ -9,33 +9,31 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import Parameter
-from loguru import logger
 
 from libs.events import EventBus
 from libs.runtime.problems import problem
+from libs.runtime.uploads import (
+    MalformedUploadError,
+    NotACsvUploadError,
+    UploadTooLargeError,
+    receive_upload,
+)
 from services.ingest.columns import DuplicateColumnError, MissingColumnsError
 from services.ingest.csv_source import NotACsvError, UnreadableCsvError
 from services.ingest.importer import ImportInterruptedError
 from services.ingest.service import Ingest, RegistryNotReadyError
 from services.ingest.template import TEMPLATE_CSV
-from services.ingest.uploads import (
-    CSV_MEDIA_TYPES,
-    MULTIPART,
-    MalformedUploadError,
-    UploadTooLargeError,
-    receive_body,
-    receive_multipart,
-    safe_name,
-)
 
-_REFUSALS: dict[type[Exception], int] = {
+PROBLEMS: dict[type[Exception], int] = {
     UploadTooLargeError: 413,
+    NotACsvUploadError: 415,
     NotACsvError: 415,
     MalformedUploadError: 422,
     UnreadableCsvError: 422,
     MissingColumnsError: 422,
     DuplicateColumnError: 422,
     RegistryNotReadyError: 503,
+    ImportInterruptedError: 503,
 }
 
 
@@ -57,29 +55,10 @@ async def upload_leads(
     ingest: NamedDependency[Ingest],
     strict: bool = Parameter(default=False, description="import nothing if any row is invalid"),
 ) -> Response[Any]:
-    media_type, options = _content_type(request.headers.get("content-type", ""))
     limit = ingest.settings.max_upload_bytes
     with tempfile.TemporaryFile() as spool:
-        try:
-            if media_type == MULTIPART and options.get("boundary"):
-                filename = await receive_multipart(
-                    request.stream(), options["boundary"], spool, limit
-                )
-            elif media_type in CSV_MEDIA_TYPES:
-                await receive_body(request.stream(), spool, limit)
-                filename = request.headers.get("x-filename", "")
-            else:
-                return problem(
-                    415,
-                    f"expected a CSV file (text/csv or a multipart file upload), got {media_type}",
-                )
-            name = safe_name(filename, default="upload.csv")
-            report = await ingest.import_csv(spool, bus=bus, name=name, strict=strict)
-        except tuple(_REFUSALS) as exc:
-            logger.info("Upload refused: {reason}", reason=str(exc))
-            return problem(_REFUSALS[type(exc)], str(exc))
-        except ImportInterruptedError as exc:
-            return problem(503, exc.report.note, report=msgspec.to_builtins(exc.report))
+        name = await receive_upload(request.headers, request.stream(), spool, limit)
+        report = await ingest.import_csv(spool, bus=bus, name=name, strict=strict)
     if report.refused:
         return problem(422, report.note, report=msgspec.to_builtins(report))
     return Response(report)
@@ -92,13 +71,3 @@ def lead_template() -> Response[str]:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="leads_template.csv"'},
     )
-
-
-def _content_type(header: str) -> tuple[str, dict[str, str]]:
-    media_type, _, rest = header.partition(";")
-    options = {}
-    for option in rest.split(";"):
-        key, _, value = option.strip().partition("=")
-        if key:
-            options[key.lower()] = value.strip().strip('"')
-    return media_type.strip().lower(), options

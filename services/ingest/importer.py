@@ -14,6 +14,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
 from loguru import logger
 
 from libs.events import EventBus, LeadImported, PublishError
@@ -33,6 +34,9 @@ class ImportInterruptedError(RuntimeError):
     def __init__(self, report: ImportReport, cause: str) -> None:
         super().__init__(report.note)
         self.report, self.cause = report, cause
+
+    def problem_extra(self) -> dict[str, object]:
+        return {"report": msgspec.to_builtins(self.report)}
 
 
 @dataclass

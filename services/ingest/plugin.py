@@ -15,7 +15,7 @@ from loguru import logger
 from libs.events import EventBus
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import load_settings
-from services.ingest.app import lead_template, upload_leads
+from services.ingest.app import PROBLEMS, lead_template, upload_leads
 from services.ingest.columns import DuplicateColumnError, MissingColumnsError
 from services.ingest.config import IngestSettings
 from services.ingest.csv_source import NotACsvError, UnreadableCsvError
@@ -34,7 +34,10 @@ def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
         tags=["leads"],
     )
     return ServicePlugin(
-        name="ingest", route_handlers=[router], workers=lambda bus: _workers(ingest, bus)
+        name="ingest",
+        route_handlers=[router],
+        workers=lambda bus: _workers(ingest, bus),
+        problems=PROBLEMS,
     )
 
 

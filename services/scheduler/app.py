@@ -2,30 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 from datetime import datetime, timedelta
 from typing import Annotated, Any
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid5
 
 import msgspec
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery, JSONBody, Parameter
 
 from libs.compliance import CallingHours
-from libs.events import CampaignPaused, CampaignResumed, CampaignStopped, LeadOptedOut, lead_id_for
-from services.scheduler.do_not_call import NoPhoneColumnError, read_do_not_call
+from libs.compliance.regional_rules import parse_hours
+from libs.events import LeadOptedOut, lead_id_for
+from libs.runtime.uploads import (
+    MalformedUploadError,
+    NotACsvUploadError,
+    UploadTooLargeError,
+    receive_upload,
+)
+from services.scheduler import domain
+from services.scheduler.do_not_call import NoPhoneColumnError, NotTextError, read_do_not_call_file
 from services.scheduler.domain import (
     CampaignRequest,
+    LeadFilter,
     NoLeadsSelectedError,
     UnknownLeadsError,
-    parse_window,
-    requeue,
     start_campaign,
 )
 from services.scheduler.state import Campaign
 from services.scheduler.status import CampaignStatus, campaign_status, pending_leads
 from services.scheduler.worker import Scheduler, SchedulerNotReadyError
+
+# A national do-not-call extract for a region is some millions of numbers: allow its size.
+MAX_LIST_BYTES = 512 * 1024 * 1024
 
 
 class StartCampaign(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -70,8 +82,9 @@ class PendingPage(msgspec.Struct, frozen=True, kw_only=True):
     leads: list[PendingLead]
 
 
-def unprocessable(detail: str) -> HTTPException:
-    return HTTPException(status_code=422, detail=detail)
+class InvalidCallingHoursError(ValueError):
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"call_hours_start/call_hours_end: calling {problem}")
 
 
 def campaign_or_404(scheduler: Scheduler, campaign_id: UUID | None) -> Campaign:
@@ -87,24 +100,15 @@ def status_of(scheduler: Scheduler, campaign: Campaign) -> CampaignStatus:
     return campaign_status(scheduler.state, campaign, scheduler.clock(), scheduler.limits)
 
 
-async def caught_up(scheduler: Scheduler) -> None:
-    try:
-        await scheduler.wait_until_caught_up()
-    except SchedulerNotReadyError as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from None
-
-
 def campaign_request(data: StartCampaign, scheduler: Scheduler, now: datetime) -> CampaignRequest:
     rules = scheduler.rules
     try:
         if data.call_hours_start or data.call_hours_end:
-            hours = parse_window(
-                data.call_hours_start or f"{rules.hours.start:%H:%M}",
-                data.call_hours_end or f"{rules.hours.end:%H:%M}",
-            )
-            rules = CallingHours(hours=hours, days=rules.days)
+            start = data.call_hours_start or f"{rules.hours.start:%H:%M}"
+            end = data.call_hours_end or f"{rules.hours.end:%H:%M}"
+            rules = CallingHours(hours=parse_hours(f"{start}-{end}"), days=rules.days)
     except ValueError as exc:
-        raise unprocessable(f"call_hours_start/call_hours_end: {exc}") from None
+        raise InvalidCallingHoursError(str(exc)) from None
     if data.calling_days is not None:
         rules = CallingHours(hours=rules.hours, days=tuple(sorted(set(data.calling_days))))
     return CampaignRequest(
@@ -114,8 +118,7 @@ def campaign_request(data: StartCampaign, scheduler: Scheduler, now: datetime) -
             data.max_concurrent_calls or scheduler.limits.max_concurrent_calls,
             scheduler.limits.max_concurrent_calls,
         ),
-        business_type=data.business_type,
-        company_size=data.company_size,
+        filters=LeadFilter(business_type=data.business_type, company_size=data.company_size),
         max_leads=data.max_leads,
         lead_ids=tuple(data.lead_ids) if data.lead_ids is not None else None,
     )
@@ -126,13 +129,10 @@ async def start(
     scheduler: NamedDependency[Scheduler], data: JSONBody[StartCampaign | None] = None
 ) -> CampaignStartedResponse:
     """Select leads and start calling them, within the rules."""
-    await caught_up(scheduler)
+    await scheduler.wait_until_caught_up()
     now = scheduler.clock()
     request = campaign_request(data or StartCampaign(), scheduler, now)
-    try:
-        events, excluded = start_campaign(scheduler.state, request, now, law=scheduler.law)
-    except (NoLeadsSelectedError, UnknownLeadsError) as exc:
-        raise unprocessable(str(exc)) from None
+    events, excluded = start_campaign(scheduler.state, request, now, law=scheduler.law)
     await scheduler.publish(events)
     campaign = scheduler.state.campaigns[events[-1].campaign_id]
     return CampaignStartedResponse(
@@ -148,7 +148,7 @@ async def status(
     scheduler: NamedDependency[Scheduler], campaign_id: FromQuery[UUID | None] = None
 ) -> CampaignStatus:
     """Where a campaign stands (the latest one unless `campaign_id` says otherwise)."""
-    await caught_up(scheduler)
+    await scheduler.wait_until_caught_up()
     campaign = campaign_or_404(scheduler, campaign_id)
     return status_of(scheduler, campaign)
 
@@ -161,19 +161,8 @@ async def stop(
 ) -> CampaignStatus:
     """No new calls; live calls finish, or are ended with `?hangup=true`."""
     campaign = campaign_or_404(scheduler, campaign_id)
-    if campaign.state in ("running", "paused"):
-        now = scheduler.clock()
-        await scheduler.publish(
-            [
-                CampaignStopped(
-                    event_id=uuid4(),
-                    occurred_at=now,
-                    campaign_id=campaign.campaign_id,
-                    reason="stopped by request",
-                    hang_up_live_calls=hangup,
-                )
-            ]
-        )
+    if (event := domain.stop(campaign, scheduler.clock(), hangup)) is not None:
+        await scheduler.publish([event])
     return status_of(scheduler, campaign)
 
 
@@ -182,18 +171,7 @@ async def pause(
     scheduler: NamedDependency[Scheduler], campaign_id: FromQuery[UUID | None] = None
 ) -> CampaignStatus:
     campaign = campaign_or_404(scheduler, campaign_id)
-    if campaign.state != "running":
-        raise HTTPException(status_code=409, detail=f"the campaign is {campaign.state}")
-    await scheduler.publish(
-        [
-            CampaignPaused(
-                event_id=uuid4(),
-                occurred_at=scheduler.clock(),
-                campaign_id=campaign.campaign_id,
-                reason="paused by request",
-            )
-        ]
-    )
+    await scheduler.publish([domain.pause_by_request(campaign, scheduler.clock())])
     return status_of(scheduler, campaign)
 
 
@@ -202,17 +180,7 @@ async def resume(
     scheduler: NamedDependency[Scheduler], campaign_id: FromQuery[UUID | None] = None
 ) -> CampaignStatus:
     campaign = campaign_or_404(scheduler, campaign_id)
-    if campaign.state != "paused":
-        raise HTTPException(status_code=409, detail=f"the campaign is {campaign.state}")
-    await scheduler.publish(
-        [
-            CampaignResumed(
-                event_id=uuid4(),
-                occurred_at=scheduler.clock(),
-                campaign_id=campaign.campaign_id,
-            )
-        ]
-    )
+    await scheduler.publish([domain.resume(campaign, scheduler.clock())])
     return status_of(scheduler, campaign)
 
 
@@ -226,10 +194,7 @@ async def retry(
     now = scheduler.clock()
     since = now - timedelta(hours=data.within_hours) if data.within_hours else None
     statuses = frozenset(data.statuses) if data.statuses else None
-    event = requeue(campaign, statuses, since, now)
-    if event is None:
-        raise unprocessable("statuses/within_hours: no lead of the campaign matches")
-    await scheduler.publish([event])
+    await scheduler.publish([domain.requeue(campaign, statuses, since, now)])
     return campaign_status(scheduler.state, campaign, now, scheduler.limits)
 
 
@@ -248,8 +213,7 @@ async def pending(
     rows = pending_leads(
         scheduler.state,
         scheduler.clock(),
-        business_type=business_type,
-        company_size=company_size,
+        filters=LeadFilter(business_type=business_type, company_size=company_size),
         campaign_id=campaign_id,
     )
     return PendingPage(
@@ -271,16 +235,17 @@ async def pending(
     )
 
 
-@post("/dnc/upload", status_code=200)
+@post("/dnc/upload", status_code=200, request_max_body_size=None)
 async def upload_do_not_call(
     request: Request[Any, Any, Any], scheduler: NamedDependency[Scheduler]
 ) -> dict[str, Any]:
     """A do-not-call list (CSV with a phone column): these numbers are never dialled."""
-    text = await read_csv_body(request)
-    try:
-        listed = read_do_not_call(text, scheduler.settings.default_region)
-    except NoPhoneColumnError as exc:
-        raise unprocessable(str(exc)) from None
+    with tempfile.TemporaryFile() as spool:
+        await receive_upload(request.headers, request.stream(), spool, MAX_LIST_BYTES)
+        # Parsing a long list takes a while: not on the loop that carries live calls.
+        listed = await asyncio.to_thread(
+            read_do_not_call_file, spool, scheduler.settings.default_region
+        )
     now = scheduler.clock()
     events = [
         LeadOptedOut(
@@ -299,22 +264,19 @@ async def upload_do_not_call(
     }
 
 
-async def read_csv_body(request: Request[Any, Any, Any]) -> str:
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        form = await request.form()
-        upload = next(iter(form.values()), None)
-        if upload is None or not hasattr(upload, "read"):
-            raise unprocessable("file: the form has no file")
-        raw = await upload.read()
-    else:
-        raw = await request.body()
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ValidationException(detail="file: not a text CSV file")
+PROBLEMS: dict[type[Exception], int] = {
+    InvalidCallingHoursError: 422,
+    NoLeadsSelectedError: 422,
+    UnknownLeadsError: 422,
+    domain.NothingToRetryError: 422,
+    domain.CampaignStateError: 409,
+    NoPhoneColumnError: 422,
+    NotTextError: 422,
+    UploadTooLargeError: 413,
+    NotACsvUploadError: 415,
+    MalformedUploadError: 422,
+    SchedulerNotReadyError: 503,
+}
 
 
 def scheduler_router(scheduler: Scheduler) -> Router:

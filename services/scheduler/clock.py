@@ -16,15 +16,6 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def offset_clock(offset: timedelta) -> Clock:
-    """Real time shifted by `offset`: seconds still pass as seconds, timers still work."""
-
-    def now() -> datetime:
-        return datetime.now(UTC) + offset
-
-    return now
-
-
 class SimulatedClock:
     """Real time shifted to a chosen moment, which may jump ahead while no call is live,
     so that a simulated campaign's retries and later windows arrive in seconds."""

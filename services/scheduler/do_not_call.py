@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from libs.phone import InvalidPhoneNumberError, normalise_phone_number
 
@@ -26,6 +27,25 @@ class NoPhoneColumnError(ValueError):
 class DoNotCallList:
     numbers: list[str] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (row, why)
+
+
+class NotTextError(ValueError):
+    def __init__(self) -> None:
+        super().__init__("file: not a text CSV file")
+
+
+def read_do_not_call_file(spool: BinaryIO, region: str) -> DoNotCallList:
+    """The list in an uploaded file, UTF-8 (with or without BOM) or Excel's cp1252."""
+    spool.seek(0)
+    raw = spool.read()
+    if b"\0" in raw[:4096]:
+        raise NotTextError()
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return read_do_not_call(raw.decode(encoding), region)
+        except UnicodeDecodeError:
+            continue
+    raise NotTextError()
 
 
 def read_do_not_call(text: str, region: str) -> DoNotCallList:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from uuid import UUID, uuid4, uuid5
+from datetime import datetime, timedelta
+from uuid import UUID, uuid5
 
 from libs.compliance import (
     FEDERAL_HOURS,
@@ -26,19 +25,25 @@ from libs.events import (
     CampaignLeadsAdded,
     CampaignLeadsRequeued,
     CampaignPaused,
+    CampaignResumed,
     CampaignStarted,
+    CampaignStopped,
     Event,
+    LeadProfile,
     TimeWindow,
     call_id_for,
 )
 from services.scheduler.state import (
     CARRIER_FAILURES,
     RECHECK_AFTER,
+    Call,
     Campaign,
     Lead,
     SchedulerState,
 )
 
+# A campaign's id derives from what was asked and when: a replayed decision is the same one.
+CAMPAIGN_NAMESPACE = UUID("9b3c4f0e-51d2-4a8e-8f6b-2c7d1e0a9f43")
 # Lead ids per message: a big selection travels in parts well under NATS's 1 MB limit.
 LEADS_PER_MESSAGE = 5000
 
@@ -73,12 +78,27 @@ class UnknownLeadsError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class LeadFilter:
+    """Which leads a campaign or a listing asks for; both read it the same way."""
+
+    business_type: str | None = None
+    company_size: str | None = None
+
+    def refusal(self, profile: LeadProfile) -> str | None:
+        """Why the lead is left out, or None when it matches."""
+        if self.business_type and profile.business_type.lower() != self.business_type.lower():
+            return "not the requested business_type"
+        if self.company_size and profile.company_size.lower() != self.company_size.lower():
+            return "not the requested company_size"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignRequest:
     name: str
     rules: CallingHours
     max_concurrent_calls: int
-    business_type: str | None = None
-    company_size: str | None = None
+    filters: LeadFilter = field(default_factory=LeadFilter)
     max_leads: int | None = None
     lead_ids: tuple[UUID, ...] | None = None
 
@@ -125,10 +145,8 @@ def start_campaign(
     selected: list[UUID] = []
     for lead in candidates:
         profile = lead.profile
-        if request.business_type and profile.business_type.lower() != request.business_type.lower():
-            excluded["not the requested business_type"] += 1
-        elif request.company_size and profile.company_size != request.company_size.lower():
-            excluded["not the requested company_size"] += 1
+        if (unwanted := request.filters.refusal(profile)) is not None:
+            excluded[unwanted] += 1
         elif state.is_blocked(lead.lead_id):
             excluded["opted out or on the do-not-call list"] += 1
         elif lead.lead_id in reached or lead.imported_status.lower() not in ("", "pending"):
@@ -147,7 +165,7 @@ def start_campaign(
             selected.append(lead.lead_id)
     if not selected:
         raise NoLeadsSelectedError(dict(excluded))
-    campaign_id = campaign_id or uuid4()
+    campaign_id = campaign_id or uuid5(CAMPAIGN_NAMESPACE, f"{request!r}/{now.isoformat()}")
     first, rest = selected[:LEADS_PER_MESSAGE], selected[LEADS_PER_MESSAGE:]
     parts = [
         CampaignLeadsAdded(
@@ -214,6 +232,21 @@ def decide(
     return events
 
 
+def call_deadline(
+    call: Call,
+    limits: DispatchLimits,
+    skipped_since: Callable[[datetime], timedelta] = no_time_skipped,
+) -> datetime:
+    """When a call with no final status is given up: its time limit and a margin for the
+    carrier's last report, plus any simulated time that jumped past while it was live."""
+    return (
+        call.requested_at
+        + limits.call_timeout
+        + limits.timeout_margin
+        + skipped_since(call.requested_at)
+    )
+
+
 def time_out_calls(
     state: SchedulerState,
     now: datetime,
@@ -232,8 +265,7 @@ def time_out_calls(
             detail=f"no final status {deadline.total_seconds():.0f}s after the request",
         )
         for call_id in sorted(state.live_call_ids)
-        if (call := state.calls[call_id]).requested_at + deadline + skipped_since(call.requested_at)
-        <= now
+        if call_deadline(call := state.calls[call_id], limits, skipped_since) <= now
     ]
 
 
@@ -252,7 +284,7 @@ def brake_reason(campaign: Campaign, limits: DispatchLimits) -> str | None:
 
 def pause(campaign: Campaign, reason: str, now: datetime) -> CampaignPaused:
     return CampaignPaused(
-        event_id=uuid5(campaign.campaign_id, f"brake/{len(campaign.recent_results)}/{now}"),
+        event_id=uuid5(campaign.campaign_id, f"brake/{campaign.revision}"),
         occurred_at=now,
         campaign_id=campaign.campaign_id,
         reason=reason,
@@ -270,18 +302,33 @@ def finish(campaign: Campaign, now: datetime) -> CampaignFinished:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What holds a campaign's next call back, when it is not the leads themselves."""
+
+    reason: str
+    until: datetime | None = None  # None: until a line frees up
+
+
+def dispatch_gate(
+    state: SchedulerState, campaign: Campaign, now: datetime, limits: DispatchLimits
+) -> Gate | None:
+    """Lines and pace: None when the campaign may place a call now."""
+    if len(state.live_call_ids) >= limits.max_concurrent_calls:
+        return Gate(f"all {limits.max_concurrent_calls} lines are busy")
+    if len(campaign.live_call_ids) >= campaign.max_concurrent_calls:
+        return Gate(f"the campaign's {campaign.max_concurrent_calls} lines are busy")
+    if state.last_dispatch_at is not None and now < state.last_dispatch_at + limits.pace:
+        return Gate("pacing calls to the carrier's rate", state.last_dispatch_at + limits.pace)
+    return None
+
+
 def next_call(
     state: SchedulerState, now: datetime, limits: DispatchLimits
 ) -> list[CallRequested | CallsWithheld]:
     """The next call, or the leads the rules keep from being called now."""
-    if len(state.live_call_ids) >= limits.max_concurrent_calls:
-        return []
-    if state.last_dispatch_at is not None and now < state.last_dispatch_at + limits.pace:
-        return []
     for campaign in state.campaigns.values():
-        if campaign.state != "running":
-            continue
-        if len(campaign.live_call_ids) >= campaign.max_concurrent_calls:
+        if campaign.state != "running" or dispatch_gate(state, campaign, now, limits):
             continue
         lead_id, withheld = next_due_lead(state, campaign, now, limits.law)
         if withheld:
@@ -296,23 +343,15 @@ def next_due_lead(
 ) -> tuple[UUID | None, list[CallsWithheld]]:
     """The first lead due now whom the rules allow a call, and the due leads they refuse.
 
-    The queue is an index over the projection: entries are read, not consumed. A refused
-    lead moves when its CallsWithheld is folded in; the chosen lead, when its CallRequested
-    is. If publishing fails, the queue is as it was.
+    Reads the queue and changes nothing: a refused lead moves when its CallsWithheld is
+    folded in, the chosen lead when its CallRequested is. If publishing fails, nothing
+    has moved.
     """
-    queue = campaign.queue
-    seen: list[tuple[datetime, int, UUID]] = []
     refused: dict[tuple[str, datetime | None], list[UUID]] = {}
     details: dict[tuple[str, datetime | None], str] = {}
     by_place: dict[tuple[tuple[str, ...], tuple[str, ...], TimeWindow | None], Refusal | None] = {}
     chosen: UUID | None = None
-    while queue and queue[0][0] <= now:
-        entry = heapq.heappop(queue)
-        due_at, _, lead_id = entry
-        progress = campaign.progress[lead_id]
-        if progress.final or progress.live_call_id is not None or progress.due_at != due_at:
-            continue  # a stale entry: the lead moved on since it was queued
-        seen.append(entry)
+    for _, _, lead_id in campaign.due_entries(now):
         lead = state.leads[lead_id]
         facts = state.compliance.facts_for(lead_id, campaign.campaign_id)
         if facts.blocked is None and not facts.recent_calls:
@@ -331,8 +370,6 @@ def next_due_lead(
         group = (refusal.rule, retry_at)
         refused.setdefault(group, []).append(lead_id)
         details.setdefault(group, refusal.detail)
-    for entry in seen:
-        heapq.heappush(queue, entry)
     withheld = [
         CallsWithheld(
             event_id=uuid5(campaign.campaign_id, f"withheld/{rule}/{now.isoformat()}/{offset}"),
@@ -366,21 +403,55 @@ def request_call(
     )
 
 
-def parse_window(start: str, end: str) -> TimeWindow:
-    try:
-        window = TimeWindow(start=time.fromisoformat(start), end=time.fromisoformat(end))
-    except ValueError:
-        raise ValueError(
-            f"calling hours must look like 09:00-17:00, got {start!r}-{end!r}"
-        ) from None
-    if window.start >= window.end:
-        raise ValueError(f"calling hours start {start} must be before their end {end}")
-    return window
+class CampaignStateError(ValueError):
+    """The campaign is not in a state that allows what was asked."""
+
+    def __init__(self, campaign: Campaign, wanted: str) -> None:
+        super().__init__(f"the campaign is {campaign.state}: it cannot be {wanted}")
+
+
+def stop(campaign: Campaign, now: datetime, hang_up: bool) -> CampaignStopped | None:
+    """Stopping is for good, and asking twice is the same stop."""
+    if campaign.state not in ("running", "paused"):
+        return None
+    return CampaignStopped(
+        event_id=uuid5(campaign.campaign_id, "stopped"),
+        occurred_at=now,
+        campaign_id=campaign.campaign_id,
+        reason="stopped by request",
+        hang_up_live_calls=hang_up,
+    )
+
+
+def pause_by_request(campaign: Campaign, now: datetime) -> CampaignPaused:
+    if campaign.state != "running":
+        raise CampaignStateError(campaign, "paused")
+    return CampaignPaused(
+        event_id=uuid5(campaign.campaign_id, f"paused/{campaign.revision}"),
+        occurred_at=now,
+        campaign_id=campaign.campaign_id,
+        reason="paused by request",
+    )
+
+
+def resume(campaign: Campaign, now: datetime) -> CampaignResumed:
+    if campaign.state != "paused":
+        raise CampaignStateError(campaign, "resumed")
+    return CampaignResumed(
+        event_id=uuid5(campaign.campaign_id, f"resumed/{campaign.revision}"),
+        occurred_at=now,
+        campaign_id=campaign.campaign_id,
+    )
+
+
+class NothingToRetryError(ValueError):
+    def __init__(self) -> None:
+        super().__init__("statuses/within_hours: no lead of the campaign matches")
 
 
 def requeue(
     campaign: Campaign, results: frozenset[str] | None, since: datetime | None, now: datetime
-) -> CampaignLeadsRequeued | None:
+) -> CampaignLeadsRequeued:
     """Give leads whose attempts ended without reaching anyone another round."""
     chosen = tuple(
         lead_id
@@ -391,9 +462,9 @@ def requeue(
         and (since is None or (progress.result_at is not None and progress.result_at >= since))
     )
     if not chosen:
-        return None
+        raise NothingToRetryError()
     return CampaignLeadsRequeued(
-        event_id=uuid4(),
+        event_id=uuid5(campaign.campaign_id, f"requeued/{campaign.revision}"),
         occurred_at=now,
         campaign_id=campaign.campaign_id,
         lead_ids=chosen,

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from loguru import logger
 
 from libs.compliance import Law
-from libs.compliance.loading import load_law
+from libs.compliance.loading import load_default_hours, load_law
 from libs.events.model import SystemMode
 from libs.runtime.mode import resolve_mode
 from libs.runtime.plugin import ServicePlugin
-from services.scheduler.app import scheduler_router
+from services.scheduler.app import PROBLEMS, scheduler_router
 from services.scheduler.clock import Clock, SimulatedClock, next_weekday_start, system_clock
 from services.scheduler.config import load_scheduler_settings
 from services.scheduler.worker import Scheduler
@@ -22,9 +22,13 @@ def build_plugin(environ: Mapping[str, str], clock: Clock | None = None) -> Serv
     law = load_law(environ)
     if clock is None:
         clock = choose_clock(mode, law)
-    scheduler = Scheduler(load_scheduler_settings(environ), law, clock)
+    settings = load_scheduler_settings(environ)
+    scheduler = Scheduler(settings, law, load_default_hours(environ), clock)
     return ServicePlugin(
-        name="scheduler", route_handlers=[scheduler_router(scheduler)], workers=scheduler.running
+        name="scheduler",
+        route_handlers=[scheduler_router(scheduler)],
+        workers=scheduler.running,
+        problems=PROBLEMS,
     )
 
 

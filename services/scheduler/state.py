@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import count
@@ -113,8 +114,8 @@ class Campaign:
     progress: dict[UUID, LeadProgress]
     state: CampaignState = "running"
     reason: str = ""  # why it is paused or stopped
-    # The latest results, for the failure brake (which reads as many as it is set to).
-    recent_results: deque[str] = field(default_factory=lambda: deque(maxlen=1000))
+    # The latest results, as many as the failure brake reads (FAILURE_BRAKE_WINDOW).
+    recent_results: deque[str] = field(default_factory=deque)
     # Calls not made, by the rule that stopped them: at decision and at dial time.
     not_called: Counter[str] = field(default_factory=Counter)
     # Leads waiting for their next attempt, earliest first: (due_at, tiebreak, lead_id).
@@ -122,10 +123,39 @@ class Campaign:
     live_call_ids: set[UUID] = field(default_factory=set)
 
     open_leads: int = 0  # leads without a final result: kept, not counted, at every decision
+    # Pauses, resumes and re-queues folded so far: what a command's id derives from.
+    revision: int = 0
+    requeues: set[UUID] = field(default_factory=set)  # folded once each
 
     def schedule(self, lead_id: UUID, due_at: datetime, tiebreak: int) -> None:
         self.progress[lead_id].due_at = due_at
         heapq.heappush(self.queue, (due_at, tiebreak, lead_id))
+
+    def is_current(self, entry: tuple[datetime, int, UUID]) -> bool:
+        """False for an entry the lead has moved on from since it was queued."""
+        due_at, _, lead_id = entry
+        progress = self.progress[lead_id]
+        return not progress.final and progress.live_call_id is None and progress.due_at == due_at
+
+    def drop_stale(self) -> None:
+        """The fold keeps the queue's head current, so decisions only read it."""
+        while self.queue and not self.is_current(self.queue[0]):
+            heapq.heappop(self.queue)
+
+    def due_entries(self, now: datetime) -> Iterator[tuple[datetime, int, UUID]]:
+        """The current entries due by `now`, earliest first, without touching the queue:
+        a walk of the heap in order (a frontier of its nodes), O(k log k) for k read."""
+        queue = self.queue
+        frontier = [(queue[0], 0)] if queue else []
+        while frontier:
+            entry, index = heapq.heappop(frontier)
+            if entry[0] > now:
+                return  # every node below is due later still
+            if self.is_current(entry):
+                yield entry
+            for child in (2 * index + 1, 2 * index + 2):
+                if child < len(queue):
+                    heapq.heappush(frontier, (queue[child], child))
 
     def finish_lead(self, progress: LeadProgress, result: str, at: datetime | None) -> None:
         if not progress.final:
@@ -148,8 +178,9 @@ class Campaign:
 
 
 class SchedulerState:
-    def __init__(self, retry_policy: RetryPolicy) -> None:
+    def __init__(self, retry_policy: RetryPolicy, brake_window: int = 10) -> None:
         self.retry_policy = retry_policy
+        self.brake_window = brake_window  # how many recent results the failure brake reads
         self.leads: dict[UUID, Lead] = {}
         # Opt-outs, do-not-call and each number's recent calls: what the rules read.
         self.compliance = ComplianceFacts()
@@ -195,7 +226,9 @@ class SchedulerState:
             case CallCompleted():
                 self._on_call_completed(event)
             case ModeRecorded() | TranscriptFinalized() | OutcomeRecorded():
-                pass  # not the scheduler's to act on
+                return  # not the scheduler's to act on
+        for campaign in self.campaigns.values():
+            campaign.drop_stale()
 
     def is_blocked(self, lead_id: UUID) -> bool:
         return lead_id in self.compliance.blocked
@@ -240,6 +273,7 @@ class SchedulerState:
             max_concurrent_calls=event.max_concurrent_calls,
             rules=CallingHours(hours=event.calling_hours, days=event.calling_days),
             progress={lead_id: LeadProgress(budget=budget) for lead_id in lead_ids},
+            recent_results=deque(maxlen=self.brake_window),
         )
         campaign.open_leads = len(campaign.progress)
         self.campaigns[event.campaign_id] = campaign
@@ -255,17 +289,21 @@ class SchedulerState:
         campaign = self.campaigns.get(event.campaign_id)
         if campaign is not None and campaign.state == "running":
             campaign.state, campaign.reason = "paused", event.reason
+            campaign.revision += 1
 
     def _on_campaign_resumed(self, event: CampaignResumed) -> None:
         campaign = self.campaigns.get(event.campaign_id)
         if campaign is not None and campaign.state == "paused":
             campaign.state, campaign.reason = "running", ""
             campaign.recent_results.clear()  # a fresh start for the failure brake
+            campaign.revision += 1
 
     def _on_campaign_leads_requeued(self, event: CampaignLeadsRequeued) -> None:
         campaign = self.campaigns.get(event.campaign_id)
-        if campaign is None:
+        if campaign is None or event.event_id in campaign.requeues:
             return
+        campaign.requeues.add(event.event_id)
+        campaign.revision += 1
         for lead_id in event.lead_ids:
             progress = campaign.progress.get(lead_id)
             if progress is None or not progress.final or progress.result == "opted-out":

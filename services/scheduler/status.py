@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -10,7 +11,7 @@ import msgspec
 
 from libs.compliance import Callee, next_opening
 from libs.events import TimeWindow
-from services.scheduler.domain import DispatchLimits
+from services.scheduler.domain import DispatchLimits, LeadFilter, dispatch_gate
 from services.scheduler.state import Campaign, Lead, LeadProgress, SchedulerState
 
 # The earliest due time of a group of leads that ring in the same places, and one of them.
@@ -81,10 +82,10 @@ def campaign_status(
         for call_id in campaign.live_call_ids
         if (call := state.calls[call_id])
     ]
-    next_at, why = next_call_time(state, campaign, now, limits)
+    upcoming = next_call_time(state, campaign, now, limits)
     label = campaign.state
-    if label == "running" and next_at is not None and next_at > now and not live_calls:
-        label = "paused outside hours" if "calling hours" in why else label
+    if label == "running" and upcoming.outside_hours and not live_calls:
+        label = "paused outside hours"
     return CampaignStatus(
         campaign_id=campaign.campaign_id,
         name=campaign.name,
@@ -93,8 +94,8 @@ def campaign_status(
         started_at=campaign.started_at,
         progress=progress_of(campaign),
         live_calls=live_calls,
-        next_call_at=next_at,
-        next_call_reason=why,
+        next_call_at=upcoming.at,
+        next_call_reason=upcoming.why,
         not_called=dict(sorted(campaign.not_called.items())),
     )
 
@@ -105,14 +106,20 @@ def _waiting(state: SchedulerState, campaign: Campaign) -> Iterator[tuple[Lead, 
             yield state.leads[lead_id], progress
 
 
+@dataclass(frozen=True, slots=True)
+class NextCall:
+    at: datetime | None  # None: not until something else happens
+    why: str
+    outside_hours: bool = False  # every waiting lead is outside its calling hours
+
+
 def next_call_time(
     state: SchedulerState, campaign: Campaign, now: datetime, limits: DispatchLimits
-) -> tuple[datetime | None, str]:
+) -> NextCall:
     """When the next call of this campaign can go, and why not sooner."""
     if campaign.state != "running":
-        return None, f"the campaign is {campaign.state}" + (
-            f": {campaign.reason}" if campaign.reason else ""
-        )
+        reason = f": {campaign.reason}" if campaign.reason else ""
+        return NextCall(None, f"the campaign is {campaign.state}{reason}")
     # Leads sharing zones and a window open together, and a later due time never opens
     # sooner: one opening per group, from its earliest due time, answers for all of it.
     by_place: dict[tuple[tuple[str, ...], tuple[str, ...], TimeWindow | None], Opening] = {}
@@ -129,29 +136,21 @@ def next_call_time(
     ]
     earliest = min(openings, default=None)
     if earliest is None:
-        return None, "no lead is waiting for a call"
+        return NextCall(None, "no lead is waiting for a call")
     if earliest > now:
-        retry_only = all(p.attempts > 0 for _, p in _waiting(state, campaign))
-        return earliest, (
-            "waiting for retries to fall due"
-            if retry_only
-            else "outside the calling hours of every waiting lead"
-        )
-    if len(state.live_call_ids) >= limits.max_concurrent_calls:
-        return None, f"all {limits.max_concurrent_calls} lines are busy"
-    if len(campaign.live_call_ids) >= campaign.max_concurrent_calls:
-        return None, f"the campaign's {campaign.max_concurrent_calls} lines are busy"
-    if state.last_dispatch_at is not None and now < state.last_dispatch_at + limits.pace:
-        return state.last_dispatch_at + limits.pace, "pacing calls to the carrier's rate"
-    return now, "a call can be placed now"
+        if all(p.attempts > 0 for _, p in _waiting(state, campaign)):
+            return NextCall(earliest, "waiting for retries to fall due")
+        return NextCall(earliest, "outside the calling hours of every waiting lead", True)
+    if (gate := dispatch_gate(state, campaign, now, limits)) is not None:
+        return NextCall(gate.until, gate.reason)
+    return NextCall(now, "a call can be placed now")
 
 
 def pending_leads(
     state: SchedulerState,
     now: datetime,
     *,
-    business_type: str | None = None,
-    company_size: str | None = None,
+    filters: LeadFilter | None = None,
     campaign_id: UUID | None = None,
 ) -> list[tuple[Lead, str, datetime | None]]:
     """Leads never called, or due for a retry: (lead, why it is pending, due at)."""
@@ -161,13 +160,10 @@ def pending_leads(
             for lead_id, progress in campaign.progress.items():
                 in_campaigns[lead_id] = progress
     called = {call.lead_id for call in state.calls.values()}
+    filters = filters or LeadFilter()
     rows = []
     for lead in state.leads.values():
-        if business_type and lead.profile.business_type.lower() != business_type.lower():
-            continue
-        if company_size and lead.profile.company_size != company_size.lower():
-            continue
-        if state.is_blocked(lead.lead_id):
+        if filters.refusal(lead.profile) is not None or state.is_blocked(lead.lead_id):
             continue
         progress = in_campaigns.get(lead.lead_id)
         if progress is not None and not progress.final and progress.attempts > 0:

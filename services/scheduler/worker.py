@@ -11,34 +11,40 @@ import nats.errors
 from loguru import logger
 from nats.js.errors import NotFoundError
 
-from libs.compliance import Law
+from libs.compliance import CallingHours, Law
 from libs.events import (
     AnyEvent,
+    CallAnswered,
+    CallCompleted,
     CallFailed,
+    CallPlaced,
     CallRequested,
     CallsWithheld,
     ConsumerSettings,
     Delivery,
     Event,
     EventBus,
+    LeadImported,
+    LeadOptedOut,
     PublishError,
+    every_event_of,
+    subject_filter,
 )
 from libs.events.consumer import DurableBatchConsumer
 from services.scheduler.clock import Clock, SimulatedClock
 from services.scheduler.config import SchedulerSettings
-from services.scheduler.domain import decide
+from services.scheduler.domain import call_deadline, decide
 from services.scheduler.state import SchedulerState
 
 DURABLE = "scheduler"
 SUBJECTS = (
-    "sales.lead.*.imported",
-    "sales.lead.*.opted_out",
-    "sales.campaign.>",
-    "sales.call.*.requested",
-    "sales.call.*.placed",
-    "sales.call.*.answered",
-    "sales.call.*.failed",
-    "sales.call.*.completed",
+    subject_filter(LeadImported),
+    subject_filter(LeadOptedOut),
+    every_event_of("campaign"),
+    *(
+        subject_filter(kind)
+        for kind in (CallRequested, CallPlaced, CallAnswered, CallFailed, CallCompleted)
+    ),
 )
 LONGEST_NAP = 5.0  # re-evaluate at least this often, whatever else happens
 
@@ -50,13 +56,15 @@ class SchedulerNotReadyError(RuntimeError):
 class Scheduler:
     """One active instance: rebuilds its state from the stream, then dispatches calls."""
 
-    def __init__(self, settings: SchedulerSettings, law: Law, clock: Clock) -> None:
+    def __init__(
+        self, settings: SchedulerSettings, law: Law, default_hours: CallingHours, clock: Clock
+    ) -> None:
         self.settings = settings
         self.law = law
         self.clock = clock
         self.limits = settings.limits(law)
-        self.rules = settings.calling_rules()
-        self.state = SchedulerState(settings.retry_policy())
+        self.rules = default_hours  # a campaign's hours and days unless it asks for others
+        self.state = SchedulerState(settings.retry_policy(), self.limits.brake_window)
         self._bus: EventBus | None = None
         self._applied_sequence = 0
         self._changed = asyncio.Condition()
@@ -184,11 +192,8 @@ class Scheduler:
         return min(moments, default=None)
 
     def _next_decision_moment(self, now: datetime) -> datetime | None:
-        deadline = self.limits.call_timeout + self.limits.timeout_margin
         moments = [
-            self.state.calls[c].requested_at
-            + deadline
-            + self._skipped_since(self.state.calls[c].requested_at)
+            call_deadline(self.state.calls[c], self.limits, self._skipped_since)
             for c in self.state.live_call_ids
         ]
         if (dispatch := self._next_dispatch_moment(now)) is not None:

@@ -12,7 +12,7 @@ import httpx
 from libs.events import AnyEvent, EventBus
 from libs.runtime.app import build_app
 from libs.runtime.plugin import ServicePlugin
-from services.analytics.app import analytics_router
+from services.analytics.app import PROBLEMS, analytics_router
 from services.analytics.config import AnalyticsSettings
 from services.analytics.schema import TABLES
 from services.analytics.worker import AnalyticsWorkers, Projector
@@ -58,7 +58,10 @@ async def serving(
             yield projector
 
     plugin = ServicePlugin(
-        name="analytics", route_handlers=[analytics_router(workers.store)], workers=capture
+        name="analytics",
+        route_handlers=[analytics_router(workers.store)],
+        workers=capture,
+        problems=PROBLEMS,
     )
     app = build_app([plugin], bus=bus, api_token=None, title="test")
     async with serve_app(app) as client:

@@ -55,8 +55,10 @@ def imported(
     )
 
 
-def state_of(*events: Event, policy: RetryPolicy | None = None) -> SchedulerState:
-    state = SchedulerState(policy or RetryPolicy())
+def state_of(
+    *events: Event, policy: RetryPolicy | None = None, brake_window: int = 10
+) -> SchedulerState:
+    state = SchedulerState(policy or RetryPolicy(), brake_window)
     for event in events:
         state.apply(event)  # type: ignore[arg-type]
     return state

@@ -1,3 +1,4 @@
+from copy import copy
 from datetime import time, timedelta
 from uuid import uuid4
 
@@ -9,12 +10,20 @@ from libs.events import (
     CampaignStopped,
     LeadOptedOut,
     TimeWindow,
+    lead_id_for,
 )
 from services.scheduler.domain import (
+    CampaignStateError,
     DispatchLimits,
+    LeadFilter,
     NoLeadsSelectedError,
+    NothingToRetryError,
     UnknownLeadsError,
+    next_due_lead,
+    pause_by_request,
     requeue,
+    resume,
+    stop,
 )
 from tests.unit.scheduler.helpers import (
     FAST,
@@ -190,7 +199,8 @@ def test_requeue_gives_failed_leads_another_round():
     state.apply(answered(second, T0 + 5 * SECOND))
     state.apply(completed(second, T0 + 9 * SECOND))
     campaign = state.campaigns[campaign_id]
-    assert requeue(campaign, frozenset({"busy"}), None, T0) is None
+    with pytest.raises(NothingToRetryError, match="no lead of the campaign matches"):
+        requeue(campaign, frozenset({"busy"}), None, T0)
     event = requeue(campaign, None, None, T0 + timedelta(minutes=1))
     assert event.lead_ids == (first.lead_id,)  # the reached lead is left alone
     state.apply(event)
@@ -210,6 +220,46 @@ def test_the_failure_brake_pauses_a_campaign_the_carrier_refuses():
     assert paused.reason.startswith("4 of the last 4 calls were refused by the carrier")
     assert dial_all(state, T0 + 6 * SECOND, limits, steps=5) == []
     assert state.campaigns[campaign_id].state == "paused"
+
+
+def test_the_failure_brake_fires_with_a_window_above_ten():
+    limits = DispatchLimits(max_concurrent_calls=1, brake_window=25, brake_ratio=0.8)
+    state = state_of(*(imported(n) for n in range(40)), brake_window=25)
+    start(state)
+    for tick in range(25):
+        [call] = requests(step(state, T0 + tick * SECOND, limits))
+        state.apply(failed(call, "failed", T0 + tick * SECOND))
+    [paused] = step(state, T0 + 30 * SECOND, limits)
+    assert isinstance(paused, CampaignPaused)
+    assert paused.reason.startswith("25 of the last 25 calls were refused by the carrier")
+
+
+def test_deciding_the_next_lead_changes_nothing_until_its_event_is_folded():
+    state = state_of(imported(7, zones=("America/Los_Angeles",)), *(imported(n) for n in range(3)))
+    campaign = state.campaigns[start(state, now=T0)]
+    queue, progress = list(campaign.queue), {k: copy(v) for k, v in campaign.progress.items()}
+    for _ in range(3):  # 10:00 in New York, 07:00 in Los Angeles; asked again and again
+        lead_id, withheld = next_due_lead(state, campaign, T0, FAST.law)
+        assert campaign.queue == queue and campaign.progress == progress
+    assert lead_id is None and [w.rule for w in withheld] == ["calling_window"]
+    assert withheld[0].lead_ids == (lead_id_for(phone(7)),)
+    state.apply(withheld[0])
+    lead_id, withheld = next_due_lead(state, campaign, T0, FAST.law)
+    assert withheld == [] and lead_id == lead_id_for(phone(0))
+
+
+def test_commands_on_a_campaign_have_ids_derived_from_what_was_asked():
+    state = state_of(*(imported(n) for n in range(3)))
+    campaign = state.campaigns[start(state)]
+    first, again = pause_by_request(campaign, T0), pause_by_request(campaign, T0 + SECOND)
+    assert first.event_id == again.event_id  # two clicks, one pause: JetStream drops one
+    state.apply(first)
+    with pytest.raises(CampaignStateError, match="the campaign is paused: it cannot be paused"):
+        pause_by_request(campaign, T0)
+    resumed = resume(campaign, T0)
+    state.apply(resumed)
+    assert pause_by_request(campaign, T0).event_id != first.event_id  # a later pause is new
+    assert stop(campaign, T0, False).event_id == stop(campaign, T0, True).event_id
 
 
 def test_a_campaign_finishes_when_every_lead_has_a_final_result():
@@ -261,7 +311,7 @@ def test_selection_says_why_leads_were_left_out():
         name="R",
         rules=NINE_TO_FIVE,
         max_concurrent_calls=5,
-        business_type="restaurant",
+        filters=LeadFilter(business_type="restaurant"),
         max_leads=2,
     )
     [event], excluded = start_campaign(state, request, T0)
@@ -283,7 +333,7 @@ def test_selection_says_why_leads_were_left_out():
                 name="R",
                 rules=NINE_TO_FIVE,
                 max_concurrent_calls=5,
-                business_type="restaurant",
+                filters=LeadFilter(business_type="restaurant"),
                 lead_ids=event.lead_ids,
             ),
             T0,

@@ -1,4 +1,5 @@
-"""Receiving an upload onto disk as it arrives: a multipart file field or a raw CSV body.
+"""Receiving a CSV upload onto disk as it arrives: a multipart file field or a raw body.
+Leads and do-not-call lists arrive the same way, through `receive_upload`.
 
 Nothing is imported until the whole upload is in, so a dropped connection imports
 nothing, and the size limit is enforced on the bytes themselves, not on what the client
@@ -7,7 +8,7 @@ declared.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
@@ -41,6 +42,39 @@ class UploadTooLargeError(ValueError):
 
 class MalformedUploadError(ValueError):
     """The multipart body cannot be read, or it holds no file."""
+
+
+class NotACsvUploadError(ValueError):
+    def __init__(self, media_type: str) -> None:
+        super().__init__(
+            f"expected a CSV file (text/csv or a multipart file upload), got {media_type}"
+        )
+
+
+async def receive_upload(
+    headers: Mapping[str, str], chunks: AsyncIterator[bytes], sink: BinaryIO, limit: int
+) -> str:
+    """Write the uploaded file to `sink` as it arrives; return its name as the client gave
+    it (without directories), or "upload.csv"."""
+    media_type, options = content_type(headers.get("content-type", ""))
+    if media_type == MULTIPART and options.get("boundary"):
+        filename = await receive_multipart(chunks, options["boundary"], sink, limit)
+    elif media_type in CSV_MEDIA_TYPES:
+        await receive_body(chunks, sink, limit)
+        filename = headers.get("x-filename", "")
+    else:
+        raise NotACsvUploadError(media_type)
+    return safe_name(filename, default="upload.csv")
+
+
+def content_type(header: str) -> tuple[str, dict[str, str]]:
+    media_type, _, rest = header.partition(";")
+    options = {}
+    for option in rest.split(";"):
+        key, _, value = option.strip().partition("=")
+        if key:
+            options[key.lower()] = value.strip().strip('"')
+    return media_type.strip().lower(), options
 
 
 def safe_name(filename: str | None, default: str) -> str:
