@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from libs.events import STREAM_NAME, EmbeddedNatsServer, EventBus
 from libs.simulation.personas import Persona
 from services.telephony.config import TelephonySettings
-from services.telephony.media_stream import ProspectOnTheLine
 from services.telephony.plugin import build_telephony_plugin
+from services.telephony.simulation.prospect import ProspectOnTheLine
 from services.telephony.twilio_provider import TwilioProvider
 from tests.integration.telephony.support import (
     ACCOUNT_SID,

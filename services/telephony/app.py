@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.params import FromPath
+from litestar.types import ControllerRouterHandler
 from loguru import logger
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
@@ -169,10 +170,10 @@ async def hang_up_call(
 
 
 def telephony_router(
-    telephony: NamedDependency[Telephony], extra: list[Any] | None = None
+    telephony: NamedDependency[Telephony], extra: Sequence[ControllerRouterHandler] = ()
 ) -> Router:
     return Router(
         path="/",
-        route_handlers=[answer_twiml, call_status, machine_detection, hang_up_call, *(extra or [])],
+        route_handlers=[answer_twiml, call_status, machine_detection, hang_up_call, *extra],
         dependencies={"telephony": Provide(lambda: telephony, sync_to_thread=False)},
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
+
+from litestar.types import ControllerRouterHandler
 
 from libs.events import CallRequested
 
@@ -28,6 +31,14 @@ class CallProvider(Protocol):
 
     def running(self) -> AbstractAsyncContextManager[object]:
         """Holds the provider's connections and tasks while the service runs."""
+        ...
+
+    def announce(self) -> None:
+        """Logs once, at start, whether calls are real and where the carrier reaches us."""
+        ...
+
+    def extra_routes(self) -> Sequence[ControllerRouterHandler]:
+        """Routes the carrier needs served beside Twilio's webhooks (none for Twilio)."""
         ...
 
     async def place_call(self, request: CallRequested, time_limit_seconds: int) -> str:

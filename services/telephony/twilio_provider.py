@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import aiohttp
+from litestar.types import ControllerRouterHandler
 from loguru import logger
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -51,6 +52,15 @@ class TwilioProvider:
         finally:
             self._client = None
             await http_client.close()
+
+    def announce(self) -> None:
+        logger.warning(
+            "TELEPHONY: REAL CALLS through Twilio; webhooks at {base}",
+            base=self.settings.public_base_url,
+        )
+
+    def extra_routes(self) -> Sequence[ControllerRouterHandler]:
+        return []  # the conversation service hangs up through Twilio itself
 
     @property
     def client(self) -> Client:

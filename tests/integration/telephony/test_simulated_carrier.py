@@ -10,9 +10,9 @@ import pytest
 from libs.events import CallCompleted, CallFailed, CallPlaced, history_of, subject_for
 from libs.runtime.plugin import ServicePlugin
 from libs.simulation.personas import choose_persona
-from services.telephony.carrier import SimulatedCarrier
 from services.telephony.config import SIMULATED_ACCOUNT_SID, TelephonySettings
 from services.telephony.plugin import build_telephony_plugin
+from services.telephony.simulation.carrier import SimulatedCarrier
 from tests.integration.telephony.agent_endpoint import MiniAgent
 from tests.integration.telephony.support import (
     call_request,
@@ -228,7 +228,7 @@ def test_the_simulated_carrier_is_chosen_without_twilio_or_when_asked(environ):
 
     settings = load_telephony_settings(environ)
     assert settings.carrier == "simulated"
-    assert isinstance(build_provider(settings, short_voice), SimulatedCarrier)
+    assert isinstance(build_provider(settings), SimulatedCarrier)
     assert len(settings.auth_token) == 32
 
 

@@ -115,7 +115,7 @@ def test_voicemail_is_answered_by_a_machine_and_failures_never_ring():
 
 
 def test_the_default_simulated_voice_is_mu_law_sized_to_the_text():
-    from services.telephony.plugin import simulated_voice
+    from services.telephony.simulation.voice import simulated_voice
 
     short = simulated_voice("Hello?", 1)
     long = simulated_voice("Yes, that sounds good. Thursday at ten in the morning works for me.", 1)

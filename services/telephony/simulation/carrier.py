@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import xml.etree.ElementTree as ElementTree
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from uuid import uuid5
 
 import httpx
+from litestar.types import ControllerRouterHandler
 from loguru import logger
 from twilio.request_validator import RequestValidator
 from websockets.exceptions import InvalidHandshake
@@ -25,15 +25,14 @@ from libs.events import CallRequested
 from libs.simulation.personas import Persona, choose_persona
 from services.telephony.config import SIMULATED_FROM_NUMBER, TelephonySettings
 from services.telephony.domain import webhook_url
-from services.telephony.media_stream import ProspectOnTheLine, Speak
 from services.telephony.providers import CallRejectedError, UnknownCallError
+from services.telephony.simulation.api import simulated_calls_api
+from services.telephony.simulation.prospect import ProspectOnTheLine, Speak
+from services.telephony.simulation.twiml import TwimlError, parse_stream_twiml
+from services.telephony.simulation.voice import simulated_voice
 
 INVALID_NUMBER = 21211
 RELEASE_TIMEOUT_SECONDS = 30.0  # CallPlaced should be stored long before this
-
-
-class TwimlError(ValueError):
-    """The TwiML the application answered has no <Connect><Stream url=...>."""
 
 
 @dataclass
@@ -49,7 +48,7 @@ class SimulatedCall:
 class SimulatedCarrier:
     name = "simulated"
 
-    def __init__(self, settings: TelephonySettings, speak: Speak) -> None:
+    def __init__(self, settings: TelephonySettings, speak: Speak = simulated_voice) -> None:
         self.settings = settings
         self.speak = speak
         self.calls: dict[str, SimulatedCall] = {}  # live calls by CallSid
@@ -68,6 +67,19 @@ class SimulatedCarrier:
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
                 self._http = None
+
+    def announce(self) -> None:
+        logger.warning(
+            "TELEPHONY: SIMULATED CARRIER (MODE=simulation); no real calls. Webhooks at {base}, "
+            "fake Twilio REST at {api} (account {sid})",
+            base=self.settings.public_base_url,
+            api=self.settings.simulated_api_base_url,
+            sid=self.settings.account_sid,
+        )
+
+    def extra_routes(self) -> Sequence[ControllerRouterHandler]:
+        # The conversation service hangs up through Twilio's REST API: here, ours.
+        return [simulated_calls_api(self)]
 
     def check_credentials(self, account_sid: str, auth_token: str) -> bool:
         """Basic auth on the fake REST API, as Twilio checks it."""
@@ -212,22 +224,6 @@ class SimulatedCarrier:
             "From": SIMULATED_FROM_NUMBER,
             "To": call.request.lead.phone_number,
         }
-
-
-def parse_stream_twiml(twiml: str) -> tuple[str, dict[str, str]]:
-    """The stream URL and its parameters from `<Response><Connect><Stream>` TwiML."""
-    try:
-        root = ElementTree.fromstring(twiml)
-    except ElementTree.ParseError as exc:
-        raise TwimlError(f"the TwiML is not XML: {exc}") from None
-    stream = root.find("./Connect/Stream")
-    if stream is None or not stream.get("url"):
-        raise TwimlError("the TwiML has no <Connect><Stream url=...>")
-    parameters = {
-        parameter.get("name", ""): parameter.get("value", "")
-        for parameter in stream.findall("Parameter")
-    }
-    return stream.get("url", ""), parameters
 
 
 async def _released(call: SimulatedCall) -> bool:
