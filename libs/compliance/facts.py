@@ -10,14 +10,24 @@ from uuid import UUID
 from libs.compliance.rules import CAP_PERIOD, Block, CallFacts, CallingHours, CampaignState
 from libs.events import (
     AnyEvent,
+    CallAnswered,
+    CallCompleted,
+    CallFailed,
     CallPlaced,
+    CallRequested,
+    CallsWithheld,
     CampaignFinished,
+    CampaignLeadsAdded,
     CampaignLeadsRequeued,
     CampaignPaused,
     CampaignResumed,
     CampaignStarted,
     CampaignStopped,
+    LeadImported,
     LeadOptedOut,
+    ModeRecorded,
+    OutcomeRecorded,
+    TranscriptFinalized,
 )
 from libs.events.ids import lead_id_for
 from libs.events.subjects import every_event_of, subject_filter
@@ -66,8 +76,19 @@ class ComplianceFacts:
                 self._move(event.campaign_id, "finished", "running")
             case CallPlaced():
                 self._record_dial(event)
-            case _:
-                pass
+            case (
+                ModeRecorded()
+                | LeadImported()
+                | CampaignLeadsAdded()
+                | CallsWithheld()
+                | CallRequested()
+                | CallAnswered()
+                | CallFailed()
+                | CallCompleted()
+                | TranscriptFinalized()
+                | OutcomeRecorded()
+            ):
+                pass  # nothing the rules read
 
     def facts_for(
         self, lead_id: UUID, campaign_id: UUID, decided_at: datetime | None = None

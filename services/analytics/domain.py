@@ -23,6 +23,7 @@ from libs.events.model import (
     CallRequested,
     CallsWithheld,
     CampaignFinished,
+    CampaignLeadsAdded,
     CampaignLeadsRequeued,
     CampaignPaused,
     CampaignResumed,
@@ -31,6 +32,7 @@ from libs.events.model import (
     LeadImported,
     LeadOptedOut,
     LeadProfile,
+    ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
 )
@@ -106,6 +108,8 @@ class ProjectionBatch:
                 self._add_opt_out(event)
             case CampaignStarted():
                 self._add_campaign_start(event)
+            case CampaignLeadsAdded():  # the later parts of a big selection
+                self._add_members(event.campaign_id, event.lead_ids)
             case (
                 CampaignStopped()
                 | CampaignPaused()
@@ -124,6 +128,8 @@ class ProjectionBatch:
                 self._add_transcript(event)
             case OutcomeRecorded():
                 self._add_outcome(event)
+            case ModeRecorded():
+                pass  # about the deployment, not about leads or calls
 
     def _add_lead(self, event: LeadImported) -> None:
         row = lead_row(event.lead_id, event.lead, event.status, event.source, event.occurred_at)

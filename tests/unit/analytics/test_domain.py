@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ast
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import msgspec
 import pytest
@@ -16,11 +17,13 @@ from libs.events import (
     CallPlaced,
     CallRequested,
     CampaignFinished,
+    CampaignLeadsAdded,
     CampaignPaused,
     CampaignResumed,
     CampaignStarted,
     LeadOptedOut,
     OutcomeRecorded,
+    TimeWindow,
 )
 from services.analytics.domain import continues, fold, merge_campaign, neutralise_cell
 from services.analytics.filters import InvalidFilterError, Period, parse_period
@@ -146,6 +149,32 @@ def test_every_event_kind_is_folded_somewhere():
         )
     }
     assert sizes == dict.fromkeys(sizes, 1)
+
+
+def test_every_part_of_a_big_selection_is_a_member_of_its_campaign():
+    first, later = uuid4(), [uuid4() for _ in range(3)]
+    batch = fold(
+        [
+            CampaignLeadsAdded(
+                event_id=uuid4(),
+                occurred_at=NOW,
+                campaign_id=CAMPAIGN_ID,
+                part=1,
+                lead_ids=tuple(later),
+            ),
+            CampaignStarted(
+                event_id=uuid4(),
+                occurred_at=NOW,
+                campaign_id=CAMPAIGN_ID,
+                name="Big",
+                lead_ids=(first,),
+                lead_parts=1,
+                max_concurrent_calls=5,
+                calling_hours=TimeWindow(start=time(9), end=time(17)),
+            ),
+        ]
+    )
+    assert {lead for _, lead in batch.campaign_leads} == {first, *later}
 
 
 @pytest.mark.parametrize(
