@@ -35,7 +35,8 @@ from nats.js.errors import NotFoundError
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bus import raw_consume
-from libs.events import STREAM_NAME, EmbeddedNatsServer, EventBus
+from libs.bus import EmbeddedNatsServer, EventBus
+from libs.events import STREAM_NAME
 from services.analytics.config import AnalyticsSettings
 from services.analytics.filters import Period
 from services.analytics.rebuild import rebuild

@@ -26,14 +26,8 @@ from nats.js.errors import NotFoundError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from libs.events import (
-    STREAM_NAME,
-    ConsumerSettings,
-    DurableConsumer,
-    EmbeddedNatsServer,
-    EventBus,
-    encode_event,
-)
+from libs.bus import ConsumerSettings, DurableConsumer, EmbeddedNatsServer, EventBus
+from libs.events import STREAM_NAME, encode_event
 from tests.factories import lead_imported
 
 

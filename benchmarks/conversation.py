@@ -44,7 +44,8 @@ from websockets.exceptions import ConnectionClosed
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from libs.events import CallRequested, EmbeddedNatsServer, EventBus, LeadProfile  # noqa: E402
+from libs.bus import EmbeddedNatsServer, EventBus  # noqa: E402
+from libs.events import CallRequested, LeadProfile  # noqa: E402
 from libs.simulation.protocol import ProspectSaid, encode_simulation  # noqa: E402
 from libs.simulation.speech import (  # noqa: E402
     SILENCE_FRAME,

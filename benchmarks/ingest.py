@@ -35,7 +35,8 @@ from nats.js.errors import NotFoundError
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from libs.events import STREAM_NAME, EmbeddedNatsServer, EventBus, encode_event  # noqa: E402
+from libs.bus import EmbeddedNatsServer, EventBus  # noqa: E402
+from libs.events import STREAM_NAME, encode_event  # noqa: E402
 from services.ingest.csv_source import CsvSource  # noqa: E402
 from services.ingest.domain import lead_imported, validate_row  # noqa: E402
 

@@ -29,15 +29,8 @@ from loguru import logger
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from libs.events import (
-    CallCompleted,
-    CallRequested,
-    EmbeddedNatsServer,
-    EventBus,
-    LeadImported,
-    LeadProfile,
-    lead_id_for,
-)
+from libs.bus import EmbeddedNatsServer, EventBus
+from libs.events import CallCompleted, CallRequested, LeadImported, LeadProfile, lead_id_for
 from libs.runtime.app import build_app
 from services.scheduler.domain import CampaignRequest, DispatchLimits, decide, start_campaign
 from services.scheduler.plugin import build_plugin

@@ -29,7 +29,8 @@ from websockets.asyncio.server import ServerConnection, serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from libs.events import STREAM_NAME, EmbeddedNatsServer, EventBus
+from libs.bus import EmbeddedNatsServer, EventBus
+from libs.events import STREAM_NAME
 from libs.simulation.personas import Persona
 from services.telephony.config import TelephonySettings
 from services.telephony.plugin import build_telephony_plugin

@@ -10,7 +10,8 @@ import pytest
 from loguru import logger
 from nats.js.errors import NotFoundError
 
-from libs.events import STREAM_NAME, EmbeddedNatsServer, EventBus
+from libs.bus import EmbeddedNatsServer, EventBus
+from libs.events import STREAM_NAME
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,10 @@
-"""The event contract every service speaks, and the client for the bus that carries it."""
+"""The event contract every service speaks: the events, their subjects, ids and codec.
 
-from libs.events.acks import PublishRefusedError, Stored
-from libs.events.bus import EventBus, PublishError
+No I/O: a domain module imports this and nothing that talks to NATS. The client for the
+bus that carries the events is `libs.bus`.
+"""
+
 from libs.events.codec import MalformedEventError, decode_event, encode_event, event_schema
-from libs.events.consumer import ConsumerSettings, Delivery, DurableConsumer
-from libs.events.embedded_server import EmbeddedNatsServer, NatsServerError
 from libs.events.ids import call_id_for, lead_id_for
 from libs.events.model import (
     EVENT_TYPES,
@@ -65,23 +65,14 @@ __all__ = [
     "CampaignResumed",
     "CampaignStarted",
     "CampaignStopped",
-    "ConsumerSettings",
-    "Delivery",
-    "DurableConsumer",
-    "EmbeddedNatsServer",
     "Event",
-    "EventBus",
     "LeadEvent",
     "LeadImported",
     "LeadOptedOut",
     "LeadProfile",
     "MalformedEventError",
     "ModeRecorded",
-    "NatsServerError",
     "OutcomeRecorded",
-    "PublishError",
-    "PublishRefusedError",
-    "Stored",
     "SystemEvent",
     "TimeWindow",
     "TranscriptFinalized",

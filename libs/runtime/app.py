@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 
-from libs.events import EventBus
+from libs.bus import EventBus
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.problems import exception_handlers, problem
 from libs.runtime.security import require_api_token

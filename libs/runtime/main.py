@@ -9,7 +9,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from libs.events import NatsServerError
+from libs.bus import NatsServerError
 from libs.runtime.logging import configure_logging
 from libs.runtime.mode import resolve_mode
 from libs.runtime.plugin import ServicePlugin

@@ -18,7 +18,8 @@ from uuid import uuid4
 
 from loguru import logger
 
-from libs.events import STREAM_NAME, EventBus, ModeRecorded
+from libs.bus import EventBus
+from libs.events import STREAM_NAME, ModeRecorded
 from libs.events.model import SystemMode
 from libs.runtime.settings import SettingsError
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from litestar.types import ControllerRouterHandler
 
-from libs.events import EventBus
+from libs.bus import EventBus
 
 # Entered once the bus is ready and left before it closes: consumers, dispatchers.
 WorkersFactory = Callable[[EventBus], AbstractAsyncContextManager[object]]

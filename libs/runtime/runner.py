@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack, contextmanager
 import uvicorn
 from loguru import logger
 
-from libs.events import EmbeddedNatsServer, EventBus
+from libs.bus import EmbeddedNatsServer, EventBus
 from libs.events.model import SystemMode
 from libs.runtime.app import build_app
 from libs.runtime.mode import agree_on_mode

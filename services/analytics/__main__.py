@@ -14,7 +14,7 @@ from loguru import logger
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from libs.events import NatsServerError
+from libs.bus import NatsServerError
 from libs.runtime.logging import configure_logging
 from libs.runtime.main import run_services
 from libs.runtime.runner import connect_bus

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from libs.events.bus import EventBus
+from libs.bus.bus import EventBus
 from services.analytics.domain import fold
 from services.analytics.exports import write_results_csv
 from services.analytics.replay import Chunk, read_stream, stream_bounds

@@ -19,7 +19,7 @@ from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from libs.events.bus import EventBus
+from libs.bus.bus import EventBus
 from libs.events.codec import MalformedEventError, decode_event
 from libs.events.model import AnyEvent
 from libs.events.subjects import ALL_SUBJECTS

@@ -20,8 +20,8 @@ import duckdb
 from loguru import logger
 from nats.js.errors import NotFoundError
 
-from libs.events.bus import EventBus
-from libs.events.consumer import ConsumerSettings, Delivery, DurableBatchConsumer
+from libs.bus.bus import EventBus
+from libs.bus.consumer import ConsumerSettings, Delivery, DurableBatchConsumer
 from libs.events.model import AnyEvent
 from services.analytics.config import AnalyticsSettings
 from services.analytics.domain import continues, fold

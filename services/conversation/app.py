@@ -12,7 +12,8 @@ from loguru import logger
 from starlette.websockets import WebSocket as StarletteWebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from libs.events import CallAnswered, CallRequested, EventBus, TranscriptFinalized, subject_for
+from libs.bus import EventBus
+from libs.events import CallAnswered, CallRequested, TranscriptFinalized, subject_for
 from libs.runtime.problems import problem
 from services.conversation import records
 from services.conversation.call import Call

@@ -26,7 +26,8 @@ from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
-from libs.events import CallRequested, EventBus, Turn
+from libs.bus import EventBus
+from libs.events import CallRequested, Turn
 from services.conversation import records
 from services.conversation.config import ConversationSettings
 from services.conversation.domain import (

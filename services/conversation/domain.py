@@ -13,9 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from libs.events import (
-    LeadProfile,
-)
+from libs.events import LeadProfile
 from libs.events.model import InterestLevel
 
 OTHER_TYPE = "Other"

@@ -11,7 +11,7 @@ from litestar import Router
 from litestar.di import Provide
 from loguru import logger
 
-from libs.events import EventBus
+from libs.bus import EventBus
 from libs.runtime.mode import resolve_mode
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import load_settings

@@ -10,7 +10,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 
-from libs.events import EventBus
+from libs.bus import EventBus
 from libs.runtime.problems import problem
 from libs.runtime.uploads import (
     MalformedUploadError,

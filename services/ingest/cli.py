@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from libs.events import EmbeddedNatsServer, EventBus
+from libs.bus import EmbeddedNatsServer, EventBus
 from libs.runtime.logging import configure_logging
 from libs.runtime.settings import RuntimeSettings, SettingsError, load_settings, read_environment
 from services.ingest.columns import DuplicateColumnError, MissingColumnsError

@@ -17,7 +17,8 @@ from datetime import datetime
 import msgspec
 from loguru import logger
 
-from libs.events import EventBus, LeadImported, PublishError
+from libs.bus import EventBus, PublishError
+from libs.events import LeadImported
 from services.ingest.csv_source import CsvSource
 from services.ingest.domain import RowIssue, ValidLead, lead_imported
 from services.ingest.registry import Classification, LeadRegistry

@@ -16,7 +16,7 @@ from pathlib import Path
 import msgspec
 from loguru import logger
 
-from libs.events import EventBus
+from libs.bus import EventBus
 from services.ingest.columns import DuplicateColumnError, MissingColumnsError
 from services.ingest.csv_source import NotACsvError, UnreadableCsvError
 from services.ingest.importer import ImportInterruptedError

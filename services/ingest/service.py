@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from libs.events import EventBus
+from libs.bus import EventBus
 from services.ingest.config import IngestSettings
 from services.ingest.csv_source import CsvSource
 from services.ingest.importer import Importer, Progress

@@ -19,8 +19,9 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from libs.events import EventBus, LeadImported, subject_filter
-from libs.events.bus import MSG_ID_HEADER
+from libs.bus import EventBus
+from libs.bus.bus import MSG_ID_HEADER
+from libs.events import LeadImported, subject_filter
 from services.ingest.registry import LeadRegistry
 
 FETCH_BATCH = 1000

@@ -11,6 +11,8 @@ import nats.errors
 from loguru import logger
 from nats.js.errors import NotFoundError
 
+from libs.bus import ConsumerSettings, Delivery, EventBus, PublishError
+from libs.bus.consumer import DurableBatchConsumer
 from libs.compliance import CallingHours, Law
 from libs.events import (
     AnyEvent,
@@ -20,17 +22,12 @@ from libs.events import (
     CallPlaced,
     CallRequested,
     CallsWithheld,
-    ConsumerSettings,
-    Delivery,
     Event,
-    EventBus,
     LeadImported,
     LeadOptedOut,
-    PublishError,
     every_event_of,
     subject_filter,
 )
-from libs.events.consumer import DurableBatchConsumer
 from services.scheduler.clock import Clock, SimulatedClock
 from services.scheduler.config import SchedulerSettings
 from services.scheduler.domain import call_deadline, decide

@@ -22,7 +22,8 @@ from loguru import logger
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
-from libs.events import CallPlaced, EventBus, subject_for
+from libs.bus import EventBus
+from libs.events import CallPlaced, subject_for
 from services.telephony import call_facts
 from services.telephony.config import TelephonySettings
 from services.telephony.domain import (

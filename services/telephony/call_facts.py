@@ -6,6 +6,7 @@ from uuid import UUID
 
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from libs.bus import EventBus
 from libs.events import (
     AnyEvent,
     CallAnswered,
@@ -13,7 +14,6 @@ from libs.events import (
     CallFailed,
     CallPlaced,
     CallRequested,
-    EventBus,
     decode_event,
     subject_filter,
     subject_for,

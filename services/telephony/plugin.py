@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 
+from libs.bus import EventBus
 from libs.compliance import CallingHours, Law
 from libs.compliance.loading import load_default_hours, load_law
-from libs.events import EventBus
 from libs.runtime.plugin import ServicePlugin
 from services.telephony.app import Telephony, telephony_router
 from services.telephony.config import Carrier, TelephonySettings, load_telephony_settings

@@ -9,6 +9,8 @@ from uuid import UUID
 
 from loguru import logger
 
+from libs.bus import ConsumerSettings, Delivery, DurableConsumer, EventBus
+from libs.bus.follower import StreamFollower
 from libs.compliance import SUBJECTS as COMPLIANCE_SUBJECTS
 from libs.compliance import (
     Callee,
@@ -17,17 +19,7 @@ from libs.compliance import (
     Law,
     check_call,
 )
-from libs.events import (
-    AnyEvent,
-    CallRequested,
-    CampaignStopped,
-    ConsumerSettings,
-    Delivery,
-    DurableConsumer,
-    EventBus,
-    subject_filter,
-)
-from libs.events.follower import StreamFollower
+from libs.events import AnyEvent, CallRequested, CampaignStopped, subject_filter
 from services.telephony import call_facts
 from services.telephony.config import TelephonySettings
 from services.telephony.domain import (

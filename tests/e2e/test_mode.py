@@ -12,7 +12,8 @@ from uuid import uuid4
 
 import pytest
 
-from libs.events import EventBus, ModeRecorded
+from libs.bus import EventBus
+from libs.events import ModeRecorded
 
 ROOT = Path(__file__).parents[2]
 LIVE_TWILIO = {

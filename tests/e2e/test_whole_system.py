@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from libs.events import EmbeddedNatsServer
+from libs.bus import EmbeddedNatsServer
 from tests.e2e.system import SAMPLE, five_processes, one_process, run_sample_campaign
 
 OUTCOME_COLUMNS = ("contact_number", "call_status", "interest_level", "scheduled_meeting")

@@ -3,7 +3,8 @@ from uuid import uuid4
 import pytest
 from nats.js.api import DiscardPolicy
 
-from libs.events import CallRequested, EventBus, LeadImported, PublishError, subject_for
+from libs.bus import EventBus, PublishError
+from libs.events import CallRequested, LeadImported, subject_for
 from tests.factories import CALL_ID, lead_imported, one_of_each_event
 
 

@@ -1,7 +1,7 @@
 import asyncio
 from uuid import uuid4
 
-from libs.events import ConsumerSettings, Delivery, DurableConsumer, EventBus
+from libs.bus import ConsumerSettings, Delivery, DurableConsumer, EventBus
 from tests.factories import lead_imported
 
 

@@ -3,8 +3,8 @@
 import asyncio
 from uuid import uuid4
 
-from libs.events import ConsumerSettings, Delivery, EventBus
-from libs.events.consumer import DurableBatchConsumer
+from libs.bus import ConsumerSettings, Delivery, EventBus
+from libs.bus.consumer import DurableBatchConsumer
 from tests.factories import lead_imported
 
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from litestar import get, post
 
-from libs.events import EventBus
+from libs.bus import EventBus
 from libs.runtime.app import build_app
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.security import UnsafeBindError, check_bind_address

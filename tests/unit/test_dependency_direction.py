@@ -9,6 +9,7 @@ themselves keep to the same imports (only their loader reads files and holidays)
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +19,11 @@ ROOT = Path(__file__).parents[2]
 ALLOWED_PACKAGES = {"msgspec", "phonenumbers"}
 # I/O from the standard library has no place in pure logic either.
 FORBIDDEN_STDLIB = {"asyncio", "socket", "subprocess", "urllib.request", "http", "sqlite3"}
+# The event contract, which does no I/O; the bus that carries it (libs.bus) does.
+CONTRACT = {"libs.events", *(f"libs.events.{m}" for m in ("model", "subjects", "ids", "codec"))}
+# What a pure module must never bring into the process, however indirectly.
+IO_PACKAGES = {"nats", "duckdb", "litestar", "pipecat", "twilio", "httpx", "loguru", "asyncio"}
+IO_PACKAGES |= FORBIDDEN_STDLIB
 SERVICES = sorted(path.parent.name for path in (ROOT / "services").glob("*/domain.py"))
 
 
@@ -54,8 +60,7 @@ def test_domain_logic_imports_only_what_the_style_allows(service):
             for name in imported
             if not (
                 name.startswith(f"services.{service}.")
-                or name == "libs.events"
-                or name.startswith("libs.events.")
+                or name in CONTRACT
                 or name == "libs.phone"
                 or name == "libs.compliance"
                 or (name.startswith("libs.compliance.") and name != "libs.compliance.loading")
@@ -70,6 +75,25 @@ def test_domain_logic_imports_only_what_the_style_allows(service):
         if bad:
             offending[module] = sorted(bad)
     assert offending == {}
+
+
+@pytest.mark.parametrize("module", [f"services.{s}.domain" for s in SERVICES] + ["libs.events"])
+def test_importing_the_pure_logic_loads_nothing_that_does_io(module):
+    probe = (
+        f"import sys, {module}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
+    assert IO_PACKAGES & set(loaded) == set()
+
+
+def test_the_probe_sees_io_where_there_is_some():
+    probe = "import sys, libs.bus; print(' '.join({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
+    assert {"nats", "asyncio"} <= set(loaded)
 
 
 def test_the_calling_rules_are_pure():

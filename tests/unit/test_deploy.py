@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from libs.events.embedded_server import find_nats_server
+from libs.bus.embedded_server import find_nats_server
 
 ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"

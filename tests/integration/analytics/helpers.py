@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from libs.events import AnyEvent, EventBus
+from libs.bus import EventBus
+from libs.events import AnyEvent
 from libs.runtime.app import build_app
 from libs.runtime.plugin import ServicePlugin
 from services.analytics.app import PROBLEMS, analytics_router

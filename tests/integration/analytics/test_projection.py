@@ -7,8 +7,9 @@ from datetime import datetime
 
 import duckdb
 
-from libs.events import Delivery, EventBus, encode_event
-from libs.events.consumer import ConsumerSettings, DurableBatchConsumer
+from libs.bus import Delivery, EventBus
+from libs.bus.consumer import ConsumerSettings, DurableBatchConsumer
+from libs.events import encode_event
 from services.analytics.store import ProjectionStore
 from services.analytics.worker import Projector
 from tests.factories import CALL_ID, CAMPAIGN_ID, LEAD_ID, one_of_each_event

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from libs.events import EmbeddedNatsServer, EventBus, encode_event
+from libs.bus import EmbeddedNatsServer, EventBus
+from libs.events import encode_event
 from services.analytics.rebuild import rebuild
 from services.analytics.store import sibling
 from tests.integration.analytics.helpers import projecting, publish, settings_for, table_contents

@@ -10,6 +10,7 @@ from uuid import UUID
 import duckdb
 import pytest
 
+from libs.bus import EventBus
 from libs.events import (
     CallAnswered,
     CallCompleted,
@@ -18,7 +19,6 @@ from libs.events import (
     CallRequested,
     CallsWithheld,
     CampaignStarted,
-    EventBus,
     LeadImported,
     LeadOptedOut,
     LeadProfile,

@@ -12,7 +12,8 @@ from uuid import UUID, uuid4, uuid5
 
 from litestar import Litestar, Request, post
 
-from libs.events import AnyEvent, CallAnswered, CallRequested, EventBus, decode_event, history_of
+from libs.bus import EventBus
+from libs.events import AnyEvent, CallAnswered, CallRequested, decode_event, history_of
 from libs.runtime.app import build_app
 from services.conversation.config import ConversationSettings
 from services.conversation.plugin import plugin_for

@@ -12,7 +12,8 @@ from uuid import UUID
 
 import pytest
 
-from libs.events import EventBus, LeadOptedOut, OutcomeRecorded, TranscriptFinalized
+from libs.bus import EventBus
+from libs.events import LeadOptedOut, OutcomeRecorded, TranscriptFinalized
 from services.conversation.domain import greeting
 from tests.integration.conversation.harness import (
     ACCOUNT_SID,

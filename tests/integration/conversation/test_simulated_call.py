@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from libs.events import CallAnswered, EventBus, LeadOptedOut, OutcomeRecorded, TranscriptFinalized
+from libs.bus import EventBus
+from libs.events import CallAnswered, LeadOptedOut, OutcomeRecorded, TranscriptFinalized
 from services.conversation.processors.simulated_tts import CHUNK_SECONDS, SAMPLE_RATE
 from tests.integration.conversation.harness import (
     ACCOUNT_SID,

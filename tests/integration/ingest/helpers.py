@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from libs.events import EventBus, LeadImported, decode_event, subject_filter
+from libs.bus import EventBus
+from libs.events import LeadImported, decode_event, subject_filter
 from libs.runtime.app import build_app
 from services.ingest.plugin import build_plugin
 from tests.serving import serving as serve_app

@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import httpx
 
+from libs.bus import ConsumerSettings, Delivery, DurableConsumer, EventBus
 from libs.events import (
     AnyEvent,
     CallAnswered,
@@ -18,10 +19,6 @@ from libs.events import (
     CallFailed,
     CallPlaced,
     CallRequested,
-    ConsumerSettings,
-    Delivery,
-    DurableConsumer,
-    EventBus,
     decode_event,
 )
 from libs.runtime.app import build_app

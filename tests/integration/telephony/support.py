@@ -19,7 +19,8 @@ from litestar.params import FromPath
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from twilio.request_validator import RequestValidator
 
-from libs.events import AnyEvent, CallRequested, EventBus, decode_event
+from libs.bus import EventBus
+from libs.events import AnyEvent, CallRequested, decode_event
 from libs.runtime.app import build_app
 from libs.runtime.plugin import ServicePlugin
 from services.telephony.config import TelephonySettings

@@ -14,7 +14,7 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from libs.events.acks import AckInbox, PublishRefusedError, Stored
+from libs.bus.acks import AckInbox, PublishRefusedError, Stored
 from libs.events.codec import decode_event, encode_event
 from libs.events.model import AnyEvent, Event
 from libs.events.subjects import ALL_SUBJECTS, STREAM_NAME

@@ -16,7 +16,7 @@ from loguru import logger
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from libs.events.bus import EventBus
+from libs.bus.bus import EventBus
 from libs.events.codec import MalformedEventError, decode_event
 from libs.events.model import AnyEvent
 

@@ -13,7 +13,7 @@ from loguru import logger
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from libs.events.bus import EventBus
+from libs.bus.bus import EventBus
 from libs.events.codec import MalformedEventError, decode_event
 from libs.events.model import AnyEvent
 from libs.events.subjects import ALL_SUBJECTS

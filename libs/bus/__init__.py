@@ -1,0 +1,19 @@
+"""The bus that carries the events: publishing with JetStream's acks, durable consumers,
+followers, and the embedded nats-server for a single machine."""
+
+from libs.bus.acks import PublishRefusedError, Stored
+from libs.bus.bus import EventBus, PublishError
+from libs.bus.consumer import ConsumerSettings, Delivery, DurableConsumer
+from libs.bus.embedded_server import EmbeddedNatsServer, NatsServerError
+
+__all__ = [
+    "ConsumerSettings",
+    "Delivery",
+    "DurableConsumer",
+    "EmbeddedNatsServer",
+    "EventBus",
+    "NatsServerError",
+    "PublishError",
+    "PublishRefusedError",
+    "Stored",
+]
