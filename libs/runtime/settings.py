@@ -10,6 +10,8 @@ from typing import Literal, TypeVar
 import msgspec
 from dotenv import dotenv_values
 
+from libs.events.model import SystemMode
+
 SettingsT = TypeVar("SettingsT", bound=msgspec.Struct)
 
 
@@ -17,11 +19,34 @@ class SettingsError(ValueError):
     """A configuration value is missing or malformed; the message names the variable."""
 
 
-class RuntimeSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
-    nats_url: str | None = None  # unset: start an embedded nats-server under DATA_DIR
-    data_dir: str = "data/runtime"  # stream files, DuckDB, results; relative to the cwd
+# The simulated carrier's account: fixed, shaped like a Twilio Account SID (AC + 32 hex),
+# so that the conversation service builds the same REST URLs for it as for Twilio.
+SIMULATED_ACCOUNT_SID = "AC" + "5151ca11ed0000000000000000000000"
+TWILIO_API = "https://api.twilio.com"
+
+
+class SharedSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
+    """The variables more than one service reads: each declared here once, with one type
+    and one default. A service's settings extend this with the names only it reads."""
+
+    mode: SystemMode = "simulation"
     host: str = "127.0.0.1"
     port: int = 7860
+    data_dir: str = "data/runtime"  # stream files, DuckDB, results; relative to the cwd
+    default_region: str = "US"  # for numbers written without a country code
+    call_timeout_seconds: int = 300  # the longest a call may last
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_api_base_url: str | None = None  # unset: api.twilio.com (a local fake in tests)
+    simulation_auth_token: str | None = None  # the simulated account's, in simulation
+
+    @property
+    def twilio_api_root(self) -> str:
+        return (self.twilio_api_base_url or TWILIO_API).rstrip("/")
+
+
+class RuntimeSettings(SharedSettings, frozen=True, kw_only=True):
+    nats_url: str | None = None  # unset: start an embedded nats-server under DATA_DIR
     api_token: str | None = None
     stream_replicas: int = 1
     log_format: Literal["text", "json"] = "text"

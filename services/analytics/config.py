@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import msgspec
+from libs.runtime.settings import SharedSettings
 
 
-class AnalyticsSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
-    data_dir: str = "data/runtime"
+class AnalyticsSettings(SharedSettings, frozen=True, kw_only=True):
     duckdb_path: str | None = None  # default: DATA_DIR/analytics.duckdb
     results_csv_path: str | None = None  # default: DATA_DIR/results.csv
     results_csv_interval_seconds: float = 1.0  # the file is rewritten at most this often

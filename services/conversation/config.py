@@ -4,33 +4,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-import msgspec
-
-from libs.events.model import SystemMode
+from libs.runtime.settings import SIMULATED_ACCOUNT_SID, TWILIO_API, SharedSettings
 
 Voices = Literal["real", "simulated"]
-# Twilio's fixed simulated account (services/telephony/config.py), for the local fake.
-SIMULATED_ACCOUNT_SID = "AC" + "5151ca11ed0000000000000000000000"
 
 
-class ConversationSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
-    mode: SystemMode = "simulation"
+class ConversationSettings(SharedSettings, frozen=True, kw_only=True):
     deepgram_api_key: str | None = None
     google_api_key: str | None = None
     google_model: str = "gemini-2.5-flash"
     cartesia_api_key: str | None = None
     cartesia_voice_id: str = "a0e99841-438c-4a64-b679-ae501e7d6091"  # a calm professional voice
-    # Hang-up goes through Twilio's REST API; in simulation, the telephony service's fake.
-    twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
-    twilio_api_base_url: str | None = None  # unset: api.twilio.com (or the simulated API)
-    simulation_auth_token: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 7860
     agent_name: str = "Alex"
     agent_company: str = "Brightline Reception"
     callback_number: str = "+1 555 010 0199"
-    call_timeout_seconds: float = 300.0
     silence_timeout_seconds: float = 20.0
     max_live_calls: int = 12  # per process; /readyz says degraded at this many
     max_loop_lag_seconds: float = 0.05  # event-loop lag above which the process is overloaded
@@ -62,6 +49,6 @@ class ConversationSettings(msgspec.Struct, frozen=True, kw_only=True, rename="up
         if self.twilio_api_base_url:
             return self.twilio_api_base_url
         if self.voices == "real":
-            return "https://api.twilio.com"
+            return TWILIO_API
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}/simulated-twilio"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import msgspec
+from libs.runtime.settings import SharedSettings
 
 
-class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
-    default_region: str = "US"  # for numbers written without a country code
-    data_dir: str = "data/runtime"  # the drop folder is DATA_DIR/inbox
+class IngestSettings(SharedSettings, frozen=True, kw_only=True):
+    # The drop folder is DATA_DIR/inbox.
     leads_csv_path: str | None = "data/test_sample.csv"  # imported at start when present
     max_upload_mb: float = 100.0  # larger uploads get 413
     inbox_poll_seconds: float = 2.0  # how often the drop folder is looked at

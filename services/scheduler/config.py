@@ -5,25 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-import msgspec
-
 from libs.compliance import Law
-from libs.runtime.settings import SettingsError, load_settings
+from libs.runtime.settings import SettingsError, SharedSettings, load_settings
 from services.scheduler.domain import DispatchLimits
 from services.scheduler.state import RetryPolicy
 
 
-class SchedulerSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
+class SchedulerSettings(SharedSettings, frozen=True, kw_only=True):
     max_concurrent_calls: int = 5
     calls_per_second: float = 1.0  # Twilio's default account limit
-    call_timeout_seconds: int = 300
     call_timeout_margin_seconds: int = 60
     # CALL_HOURS_START/END and CALLING_DAYS are the compliance settings' (libs.compliance).
     max_attempts: int = 3
     retry_backoff_minutes: str = "30,120"
     failure_brake_window: int = 10
     failure_brake_ratio: float = 0.8
-    default_region: str = "US"
 
     def limits(self, law: Law) -> DispatchLimits:
         return DispatchLimits(

@@ -8,37 +8,25 @@ from typing import Literal
 
 import msgspec
 
-from libs.events.model import SystemMode
 from libs.runtime.mode import resolve_mode
-from libs.runtime.settings import load_settings
+from libs.runtime.settings import SIMULATED_ACCOUNT_SID, SharedSettings, load_settings
 
-# The simulated carrier's account: fixed, shaped like a Twilio Account SID (AC + 32 hex),
-# so that a conversation service configured with it builds the same REST URLs as for Twilio.
-SIMULATED_ACCOUNT_SID = "AC" + "5151ca11ed0000000000000000000000"
 SIMULATED_FROM_NUMBER = "+15005550006"  # Twilio's own magic "valid from" test number
 SIMULATED_API_PREFIX = "/simulated-twilio"
 
 Carrier = Literal["twilio", "simulated"]
 
 
-class TelephonySettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
-    twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
+class TelephonySettings(SharedSettings, frozen=True, kw_only=True):
     twilio_from_number: str | None = None
     webhook_base_url: str | None = None  # public https base Twilio reaches us at
     # Where the conversation service's /twilio/stream is, when it is not behind the same
     # address as our webhooks (services run as separate processes without a gateway).
     media_stream_base_url: str | None = None
-    mode: SystemMode = "simulation"
-    host: str = "127.0.0.1"
-    port: int = 7860
-    call_timeout_seconds: int = 300  # Twilio's time_limit: the longest a call may last
     ring_timeout_seconds: int = 30  # how long to ring before Twilio gives up (no-answer)
-    twilio_api_base_url: str = "https://api.twilio.com"  # a local fake in tests
     twilio_max_attempts: int = 4  # per call creation, on 429 and 5xx
     twilio_retry_base_seconds: float = 0.5
     simulation_seed: int = 7
-    simulation_auth_token: str | None = None  # unset: generated for this process
     simulation_pace: float = 1.0  # scales ringing; 0 rings instantly
 
     @property

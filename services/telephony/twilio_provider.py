@@ -44,7 +44,7 @@ class TwilioProvider:
             self.settings.twilio_auth_token,
             http_client=http_client,
         )
-        client.api.base_url = self.settings.twilio_api_base_url
+        client.api.base_url = self.settings.twilio_api_root
         self._client = client
         logger.info("Twilio client ready for account {sid}", sid=self.settings.account_sid[:8])
         try:
