@@ -42,8 +42,8 @@ from services.analytics.filters import Period
 from services.analytics.rebuild import rebuild
 from services.analytics.replay import Puller
 from services.analytics.reports import statistics as report_statistics
+from services.analytics.service import Analytics
 from services.analytics.store import blocking
-from services.analytics.worker import AnalyticsWorkers
 from tests.integration.analytics.histories import realistic_events
 
 
@@ -107,7 +107,7 @@ async def incremental(
     with contextlib.suppress(NotFoundError):
         await bus.js.delete_consumer(STREAM_NAME, "analytics")
     settings = AnalyticsSettings(data_dir=str(directory / uuid4().hex))
-    workers = AnalyticsWorkers(settings)
+    workers = Analytics(settings)
     latencies: list[float] = []
 
     async def report_in_a_loop() -> None:

@@ -35,9 +35,9 @@ from libs.runtime.app import build_app
 from services.scheduler.domain import CampaignRequest, DispatchLimits, decide, start_campaign
 from services.scheduler.plugin import build_plugin
 from services.scheduler.state import RetryPolicy, SchedulerState
-from tests.integration.scheduler.harness import clock_at
-from tests.serving import serving
-from tests.unit.scheduler.helpers import NINE_TO_FIVE
+from tests.integration.scheduler.support import clock_at
+from tests.support import serving
+from tests.unit.scheduler.support import NINE_TO_FIVE
 
 WEDNESDAY_10AM_NEW_YORK = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")

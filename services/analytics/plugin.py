@@ -8,11 +8,11 @@ from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import load_settings
 from services.analytics.app import PROBLEMS, analytics_router
 from services.analytics.config import AnalyticsSettings
-from services.analytics.worker import AnalyticsWorkers
+from services.analytics.service import Analytics
 
 
 def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
-    workers = AnalyticsWorkers(load_settings(AnalyticsSettings, environ))
+    workers = Analytics(load_settings(AnalyticsSettings, environ))
     return ServicePlugin(
         name="analytics",
         route_handlers=[analytics_router(workers.store)],

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import duckdb
@@ -21,9 +19,8 @@ from loguru import logger
 from nats.js.errors import NotFoundError
 
 from libs.bus.bus import EventBus
-from libs.bus.consumer import ConsumerSettings, Delivery, DurableBatchConsumer
+from libs.bus.consumer import Delivery
 from libs.events.model import AnyEvent
-from services.analytics.config import AnalyticsSettings
 from services.analytics.domain import continues, fold
 from services.analytics.exports import write_results_csv
 from services.analytics.replay import read_stream, stream_bounds
@@ -152,44 +149,3 @@ async def reconcile(projector: Projector, bus: EventBus, durable: str) -> None:
         )
     elif acked > position:
         await projector.catch_up(until=acked)
-
-
-class AnalyticsWorkers:
-    """The store, the projection consumer and the results file, for one process."""
-
-    def __init__(self, settings: AnalyticsSettings) -> None:
-        self.settings = settings
-        self.store = ProjectionStore(settings.duckdb_file)
-
-    @asynccontextmanager
-    async def running(self, bus: EventBus) -> AsyncIterator[Projector]:
-        settings = self.settings
-        await blocking(self.store.open)
-        projector = Projector(self.store, bus, replay_batch=settings.analytics_replay_batch)
-        consumer = DurableBatchConsumer(
-            bus,
-            ConsumerSettings(
-                durable=settings.analytics_durable,
-                batch_size=settings.analytics_batch_size,
-                idle_wait=settings.analytics_idle_wait,
-                ack_wait=settings.analytics_ack_wait,
-            ),
-            projector.apply,
-        )
-        results = asyncio.create_task(
-            keep_results_file(
-                projector, settings.results_csv_file, settings.results_csv_interval_seconds
-            ),
-            name="analytics-results-file",
-        )
-        projector.changed.set()  # the file reflects the projection from the start
-        try:
-            await reconcile(projector, bus, settings.analytics_durable)
-            async with consumer.running():
-                yield projector
-        finally:
-            results.cancel()
-            await asyncio.gather(results, return_exceptions=True)
-            if projector.changed.is_set():  # the last batches, not yet in the file
-                await write_results(projector.store, settings.results_csv_file)
-            await blocking(self.store.close)

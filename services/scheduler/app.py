@@ -32,9 +32,9 @@ from services.scheduler.domain import (
     UnknownLeadsError,
     start_campaign,
 )
+from services.scheduler.service import Scheduler, SchedulerNotReadyError
 from services.scheduler.state import Campaign
 from services.scheduler.status import CampaignStatus, campaign_status, pending_leads
-from services.scheduler.worker import Scheduler, SchedulerNotReadyError
 
 # A national do-not-call extract for a region is some millions of numbers: allow its size.
 MAX_LIST_BYTES = 512 * 1024 * 1024

@@ -14,7 +14,7 @@ from libs.runtime.plugin import ServicePlugin
 from services.scheduler.app import PROBLEMS, scheduler_router
 from services.scheduler.clock import Clock, SimulatedClock, next_weekday_start, system_clock
 from services.scheduler.config import load_scheduler_settings
-from services.scheduler.worker import Scheduler
+from services.scheduler.service import Scheduler
 
 
 def build_plugin(environ: Mapping[str, str], clock: Clock | None = None) -> ServicePlugin:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -25,26 +23,17 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 from libs.bus import EventBus
 from libs.events import CallPlaced, subject_for
 from services.telephony import call_facts
-from services.telephony.config import TelephonySettings
 from services.telephony.domain import (
     StatusCallback,
     events_for_callback,
     signed_url,
     stream_url,
 )
-from services.telephony.providers import CallProvider, UnknownCallError
+from services.telephony.providers import UnknownCallError
+from services.telephony.service import Telephony
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 TWILIO = {"access": "twilio"}
-
-
-@dataclass(frozen=True)
-class Telephony:
-    """What the routes share: settings, the provider, the clock."""
-
-    settings: TelephonySettings
-    provider: CallProvider
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 async def verified_params(request: Request[Any, Any, Any], telephony: Telephony) -> dict[str, str]:

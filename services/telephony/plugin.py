@@ -10,9 +10,10 @@ from libs.bus import EventBus
 from libs.compliance import CallingHours, Law
 from libs.compliance.loading import load_default_hours, load_law
 from libs.runtime.plugin import ServicePlugin
-from services.telephony.app import Telephony, telephony_router
+from services.telephony.app import telephony_router
 from services.telephony.config import Carrier, TelephonySettings, load_telephony_settings
 from services.telephony.providers import CallProvider
+from services.telephony.service import Telephony
 from services.telephony.twilio_provider import TwilioProvider
 from services.telephony.worker import CallDialer, running_dialer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 from libs.bus import EmbeddedNatsServer
-from tests.e2e.system import SAMPLE, five_processes, one_process, run_sample_campaign
+from tests.e2e.support import SAMPLE, five_processes, one_process, run_sample_campaign
 
 OUTCOME_COLUMNS = ("contact_number", "call_status", "interest_level", "scheduled_meeting")
 

@@ -11,7 +11,7 @@ from libs.bus import EventBus
 from libs.runtime.app import build_app
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.security import UnsafeBindError, check_bind_address
-from tests.serving import serving as serve_app
+from tests.support import serving as serve_app
 
 TOKEN = "s3cret-token"
 

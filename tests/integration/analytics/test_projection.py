@@ -13,13 +13,13 @@ from libs.events import encode_event
 from services.analytics.store import ProjectionStore
 from services.analytics.worker import Projector
 from tests.factories import CALL_ID, CAMPAIGN_ID, LEAD_ID, one_of_each_event
-from tests.integration.analytics.helpers import (
+from tests.integration.analytics.histories import realistic_events
+from tests.integration.analytics.support import (
     projecting,
     publish,
     settings_for,
     table_contents,
 )
-from tests.integration.analytics.histories import realistic_events
 
 AT = datetime(2026, 3, 4, 15, 30, 0, 123456)
 

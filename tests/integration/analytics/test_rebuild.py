@@ -13,8 +13,8 @@ from libs.bus import EmbeddedNatsServer, EventBus
 from libs.events import encode_event
 from services.analytics.rebuild import rebuild
 from services.analytics.store import sibling
-from tests.integration.analytics.helpers import projecting, publish, settings_for, table_contents
 from tests.integration.analytics.histories import realistic_events
+from tests.integration.analytics.support import projecting, publish, settings_for, table_contents
 
 ROOT = Path(__file__).parents[3]
 

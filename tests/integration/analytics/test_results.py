@@ -28,7 +28,7 @@ from libs.events import (
     Turn,
 )
 from services.analytics.domain import RESULT_COLUMNS
-from tests.integration.analytics.helpers import publish, serving, settings_for
+from tests.integration.analytics.support import publish, serving, settings_for
 
 DAY_ONE = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 DAY_TWO = DAY_ONE + timedelta(days=1)

@@ -19,7 +19,7 @@ from services.conversation.config import ConversationSettings
 from services.conversation.plugin import plugin_for
 from services.conversation.runtime import ConversationRuntime
 from tests.factories import CAMPAIGN_ID, LEAD_ID, lead_profile
-from tests.serving import serving
+from tests.support import serving
 
 ACCOUNT_SID = "AC" + "9" * 32
 AUTH_TOKEN = "test-auth-token"

@@ -26,7 +26,7 @@ from tests.integration.conversation.line import ProspectLine
 from tests.integration.conversation.vendor_fakes.cartesia import FakeCartesia
 from tests.integration.conversation.vendor_fakes.deepgram import FakeDeepgram
 from tests.integration.conversation.vendor_fakes.gemini import FakeGemini, function_call, text
-from tests.serving import serving
+from tests.support import serving
 
 PROSPECT = [
     "Hello, Rosa speaking. What is this about?",

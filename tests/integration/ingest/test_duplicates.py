@@ -6,7 +6,7 @@ import pytest
 
 from services.ingest.columns import ColumnMap
 from services.ingest.domain import lead_imported, validate_row
-from tests.integration.ingest.helpers import (
+from tests.integration.ingest.support import (
     CSV,
     HEADER,
     csv_body,

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests.integration.ingest.helpers import (
+from tests.integration.ingest.support import (
     csv_body,
     imported_events,
     lead_row,

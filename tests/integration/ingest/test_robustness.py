@@ -7,7 +7,7 @@ import pytest
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 
 from libs.events import ALL_SUBJECTS
-from tests.integration.ingest.helpers import (
+from tests.integration.ingest.support import (
     CSV,
     HEADER,
     csv_body,

@@ -7,7 +7,7 @@ import pytest
 
 from libs.events import LeadImported, LeadProfile, TimeWindow
 from services.ingest.domain import imported_event_id, lead_id_for
-from tests.integration.ingest.helpers import (
+from tests.integration.ingest.support import (
     CSV,
     HEADER,
     csv_body,

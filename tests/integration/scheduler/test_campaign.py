@@ -9,7 +9,7 @@ from libs.events import (
     lead_id_for,
     subject_for,
 )
-from tests.integration.scheduler.harness import StandInCarrier, next_event, running_scheduler
+from tests.integration.scheduler.support import StandInCarrier, next_event, running_scheduler
 
 WEDNESDAY_10AM_NEW_YORK = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 NEW_YORK, LOS_ANGELES = ("America/New_York",), ("America/Los_Angeles",)

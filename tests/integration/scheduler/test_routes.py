@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from tests.integration.scheduler.harness import StandInCarrier, running_scheduler
+from tests.integration.scheduler.support import StandInCarrier, running_scheduler
 from tests.integration.scheduler.test_campaign import lead
 
 SATURDAY_NOON_NEW_YORK = datetime(2026, 3, 7, 17, 0, tzinfo=UTC)

@@ -25,7 +25,7 @@ from services.scheduler.domain import (
     resume,
     stop,
 )
-from tests.unit.scheduler.helpers import (
+from tests.unit.scheduler.support import (
     FAST,
     WEDNESDAY_10AM_NEW_YORK,
     answered,
@@ -305,7 +305,7 @@ def test_selection_says_why_leads_were_left_out():
         )
     )
     from services.scheduler.domain import CampaignRequest, start_campaign
-    from tests.unit.scheduler.helpers import NINE_TO_FIVE
+    from tests.unit.scheduler.support import NINE_TO_FIVE
 
     request = CampaignRequest(
         name="R",
@@ -351,7 +351,7 @@ def test_selection_says_why_leads_were_left_out():
 def test_a_big_selection_travels_in_parts_and_starts_whole(monkeypatch):
     from services.scheduler import domain
     from services.scheduler.domain import CampaignRequest, start_campaign
-    from tests.unit.scheduler.helpers import NINE_TO_FIVE
+    from tests.unit.scheduler.support import NINE_TO_FIVE
 
     monkeypatch.setattr(domain, "LEADS_PER_MESSAGE", 2)
     leads = [imported(n) for n in range(5)]

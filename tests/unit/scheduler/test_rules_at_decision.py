@@ -8,7 +8,7 @@ from libs.compliance import Law
 from libs.events import CallFailed, CallPlaced, CallsWithheld
 from services.scheduler.domain import DispatchLimits
 from services.scheduler.state import RetryPolicy
-from tests.unit.scheduler.helpers import (
+from tests.unit.scheduler.support import (
     FAST,
     WEDNESDAY_10AM_NEW_YORK,
     imported,

@@ -24,7 +24,7 @@ from libs.events import (
 from libs.runtime.app import build_app
 from services.scheduler.clock import Clock
 from services.scheduler.plugin import build_plugin
-from tests.serving import serving
+from tests.support import serving
 
 FAST_ENVIRONMENT = {
     "CALLS_PER_SECOND": "200",

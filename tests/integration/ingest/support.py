@@ -12,7 +12,7 @@ from libs.bus import EventBus
 from libs.events import LeadImported, decode_event, subject_filter
 from libs.runtime.app import build_app
 from services.ingest.plugin import build_plugin
-from tests.serving import serving as serve_app
+from tests.support import serving as serve_app
 
 HEADER = (
     "business_name,contact_number,contact_name,business_type,company_size,"

@@ -16,8 +16,9 @@ from libs.runtime.plugin import ServicePlugin
 from services.analytics.app import PROBLEMS, analytics_router
 from services.analytics.config import AnalyticsSettings
 from services.analytics.schema import TABLES
-from services.analytics.worker import AnalyticsWorkers, Projector
-from tests.serving import serving as serve_app
+from services.analytics.service import Analytics
+from services.analytics.worker import Projector
+from tests.support import serving as serve_app
 
 
 def settings_for(directory: Path, **overrides: object) -> AnalyticsSettings:
@@ -38,8 +39,8 @@ async def publish(bus: EventBus, events: Sequence[AnyEvent]) -> int:
 @asynccontextmanager
 async def projecting(
     bus: EventBus, settings: AnalyticsSettings
-) -> AsyncIterator[tuple[AnalyticsWorkers, Projector]]:
-    workers = AnalyticsWorkers(settings)
+) -> AsyncIterator[tuple[Analytics, Projector]]:
+    workers = Analytics(settings)
     async with workers.running(bus) as projector:
         yield workers, projector
 
@@ -49,7 +50,7 @@ async def serving(
     bus: EventBus, settings: AnalyticsSettings
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Projector]]:
     """The analytics routes and workers behind real uvicorn on a loopback port."""
-    workers = AnalyticsWorkers(settings)
+    workers = Analytics(settings)
     projectors: list[Projector] = []
 
     @asynccontextmanager

@@ -1,0 +1,55 @@
+"""The analytics service: its projection store, the consumer that fills it, and the
+results file kept beside it, for one process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from libs.bus.bus import EventBus
+from libs.bus.consumer import ConsumerSettings, DurableBatchConsumer
+from services.analytics.config import AnalyticsSettings
+from services.analytics.store import ProjectionStore, blocking
+from services.analytics.worker import Projector, keep_results_file, reconcile, write_results
+
+
+class Analytics:
+    """The store, the projection consumer and the results file, for one process."""
+
+    def __init__(self, settings: AnalyticsSettings) -> None:
+        self.settings = settings
+        self.store = ProjectionStore(settings.duckdb_file)
+
+    @asynccontextmanager
+    async def running(self, bus: EventBus) -> AsyncIterator[Projector]:
+        settings = self.settings
+        await blocking(self.store.open)
+        projector = Projector(self.store, bus, replay_batch=settings.analytics_replay_batch)
+        consumer = DurableBatchConsumer(
+            bus,
+            ConsumerSettings(
+                durable=settings.analytics_durable,
+                batch_size=settings.analytics_batch_size,
+                idle_wait=settings.analytics_idle_wait,
+                ack_wait=settings.analytics_ack_wait,
+            ),
+            projector.apply,
+        )
+        results = asyncio.create_task(
+            keep_results_file(
+                projector, settings.results_csv_file, settings.results_csv_interval_seconds
+            ),
+            name="analytics-results-file",
+        )
+        projector.changed.set()  # the file reflects the projection from the start
+        try:
+            await reconcile(projector, bus, settings.analytics_durable)
+            async with consumer.running():
+                yield projector
+        finally:
+            results.cancel()
+            await asyncio.gather(results, return_exceptions=True)
+            if projector.changed.is_set():  # the last batches, not yet in the file
+                await write_results(projector.store, settings.results_csv_file)
+            await blocking(self.store.close)
