@@ -18,7 +18,7 @@ from libs.runtime.problems import problem
 from services.conversation import records
 from services.conversation.call import Call
 from services.conversation.domain import playbook_for
-from services.conversation.providers import Stream, build_serializer
+from services.conversation.pipeline import Stream
 from services.conversation.runtime import ConversationRuntime
 
 # Close codes (RFC 6455 private range) that say why a stream was refused.
@@ -97,25 +97,17 @@ async def _call_for(
     if answered is None:
         await bus.publish(records.call_answered(request, conversation.clock()))
     machine = isinstance(answered, CallAnswered) and answered.answered_by == "machine"
-    settings = conversation.settings
     stream = Stream(
         stream_sid=start.stream_sid,
         call_sid=start.call_sid,
-        serializer=build_serializer(settings, start.stream_sid, start.call_sid),
-        real_llm=settings.voices == "real",
-        lead=request.lead,
+        serializer=conversation.voices.serializer(start.stream_sid, start.call_sid),
     )
     return Call(
         request=request,
         stream=stream,
         machine=machine,
-        settings=settings,
-        agent=conversation.agent,
         playbook=playbook_for(conversation.playbooks, request.lead.business_type),
-        bus=bus,
-        models=conversation.models,
-        load=conversation.load,
-        clock=conversation.clock,
+        env=conversation.for_calls(bus),
     )
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from loguru import logger
 
-AUDIO_FRAME_SECONDS = 0.02
 LATE_TOLERANCE_SECONDS = 0.02  # a gap longer than one frame more than expected is heard
 WINDOW_SECONDS = 30.0  # late frames count against readiness for this long
 

@@ -39,11 +39,10 @@ def plugin_for(runtime: ConversationRuntime) -> ServicePlugin:
 
     @contextlib.asynccontextmanager
     async def workers(_bus: EventBus) -> AsyncIterator[None]:
-        mode = runtime.settings.voices
         logger.info(
             "Conversation service: {mode} voices ({detail})",
-            mode=mode,
-            detail="Deepgram, Gemini, Cartesia" if mode == "real" else "simulated STT, policy, TTS",
+            mode=runtime.settings.voices,
+            detail=runtime.voices.description,
         )
         await asyncio.to_thread(runtime.models.warm_up)  # not on the first call's event loop
         watcher = asyncio.create_task(runtime.load.watch_loop())

@@ -1,84 +1,48 @@
-"""The call's speech-to-text, model and text-to-speech: the vendors', or simulated ones."""
+"""Who listens, thinks and speaks on a call: the vendors (Deepgram, Gemini, Cartesia).
+
+`Voices` is what a call needs from them; the simulated set (services/conversation/
+simulation/providers.py) offers the same, and runtime.py picks one of the two.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Protocol
 
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
+from libs.events import LeadProfile, Turn
 from services.conversation.config import ConversationSettings
-from services.conversation.domain import Agent, Playbook, system_prompt
+from services.conversation.domain import Agent, Outcome, Playbook, system_prompt
 from services.conversation.processors.batching_serializer import BatchingTwilioSerializer
-from services.conversation.processors.simulated_llm import SimulatedLLMService
-from services.conversation.processors.simulated_stt import SimulatedSTTService
-from services.conversation.processors.simulated_tts import SimulatedTTSService
-from services.conversation.processors.simulation_serializer import SimulationTwilioSerializer
+from services.conversation.summary import summarize_with_model
+
+# Speech-to-text, the model, text-to-speech: in pipeline order.
+Services = tuple[FrameProcessor, FrameProcessor, FrameProcessor]
 
 
-@dataclass(frozen=True)
-class Stream:
-    """The Twilio media stream a call arrived on, and how its audio is framed."""
+class Voices(Protocol):
+    description: str  # for the start-up log
+    follow_up: bool  # whether the model is run again once a tool has recorded a result
 
-    stream_sid: str
-    call_sid: str
-    serializer: TwilioFrameSerializer
-    real_llm: bool
-    lead: object  # LeadProfile; kept loose so this module stays import-light
+    def serializer(self, stream_sid: str, call_sid: str) -> TwilioFrameSerializer: ...
 
+    def services(
+        self, *, agent: Agent, lead: LeadProfile, playbook: Playbook, stream_sid: str
+    ) -> Services: ...
 
-def build_services(
-    settings: ConversationSettings, stream: Stream, agent: Agent, playbook: Playbook
-) -> tuple[FrameProcessor, FrameProcessor, FrameProcessor]:
-    from libs.events import LeadProfile
-
-    lead = stream.lead
-    assert isinstance(lead, LeadProfile)
-    if settings.voices == "real":
-        return _real(settings, system_prompt(agent, lead, playbook))
-    return (
-        SimulatedSTTService(),
-        SimulatedLLMService(agent=agent, lead=lead, playbook=playbook),
-        SimulatedTTSService(
-            stream_sid=stream.stream_sid,
-            seconds_per_character=settings.simulated_seconds_per_character,
-        ),
-    )
+    async def summarize(self, turns: list[Turn]) -> Outcome | None:
+        """How a call without a recorded outcome went, or None to keep the cue-word fallback."""
+        ...
 
 
-def _real(
-    settings: ConversationSettings, prompt: str
-) -> tuple[FrameProcessor, FrameProcessor, FrameProcessor]:
-    from google.genai.types import HttpOptions
-    from pipecat.services.cartesia.tts import CartesiaTTSService
-    from pipecat.services.deepgram.stt import DeepgramSTTService
-    from pipecat.services.google.llm import GoogleLLMService
-
-    stt_options = {"base_url": settings.deepgram_base_url} if settings.deepgram_base_url else {}
-    stt = DeepgramSTTService(api_key=settings.deepgram_api_key or "", **stt_options)
-    http_options = (
-        HttpOptions(base_url=settings.google_base_url) if settings.google_base_url else None
-    )
-    llm = GoogleLLMService(
-        api_key=settings.google_api_key or "",
-        http_options=http_options,
-        settings=GoogleLLMService.Settings(model=settings.google_model, system_instruction=prompt),
-    )
-    tts_options = {"url": settings.cartesia_url} if settings.cartesia_url else {}
-    tts = CartesiaTTSService(
-        api_key=settings.cartesia_api_key or "",
-        settings=CartesiaTTSService.Settings(voice=settings.cartesia_voice_id),
-        **tts_options,
-    )
-    return stt, llm, tts
-
-
-def build_serializer(
-    settings: ConversationSettings, stream_sid: str, call_sid: str
+def twilio_serializer(
+    serializer_type: type[TwilioFrameSerializer],
+    settings: ConversationSettings,
+    stream_sid: str,
+    call_sid: str,
 ) -> TwilioFrameSerializer:
-    serializer_type = (
-        BatchingTwilioSerializer if settings.voices == "real" else SimulationTwilioSerializer
-    )
+    """A serializer for one media stream, hanging up through Twilio's REST API (or its fake)."""
     return serializer_type(
         stream_sid=stream_sid,
         call_sid=call_sid,
@@ -91,3 +55,47 @@ def build_serializer(
             auto_hang_up=bool(settings.hang_up_auth_token),
         ),
     )
+
+
+class VendorVoices:
+    description = "Deepgram, Gemini, Cartesia"
+    follow_up = True
+
+    def __init__(self, settings: ConversationSettings) -> None:
+        self._settings = settings
+
+    def serializer(self, stream_sid: str, call_sid: str) -> TwilioFrameSerializer:
+        return twilio_serializer(BatchingTwilioSerializer, self._settings, stream_sid, call_sid)
+
+    def services(
+        self, *, agent: Agent, lead: LeadProfile, playbook: Playbook, stream_sid: str
+    ) -> Services:
+        from google.genai.types import HttpOptions
+        from pipecat.services.cartesia.tts import CartesiaTTSService
+        from pipecat.services.deepgram.stt import DeepgramSTTService
+        from pipecat.services.google.llm import GoogleLLMService
+
+        settings = self._settings
+        stt_options = {"base_url": settings.deepgram_base_url} if settings.deepgram_base_url else {}
+        stt = DeepgramSTTService(api_key=settings.deepgram_api_key or "", **stt_options)
+        http_options = (
+            HttpOptions(base_url=settings.google_base_url) if settings.google_base_url else None
+        )
+        llm = GoogleLLMService(
+            api_key=settings.google_api_key or "",
+            http_options=http_options,
+            settings=GoogleLLMService.Settings(
+                model=settings.google_model,
+                system_instruction=system_prompt(agent, lead, playbook),
+            ),
+        )
+        tts_options = {"url": settings.cartesia_url} if settings.cartesia_url else {}
+        tts = CartesiaTTSService(
+            api_key=settings.cartesia_api_key or "",
+            settings=CartesiaTTSService.Settings(voice=settings.cartesia_voice_id),
+            **tts_options,
+        )
+        return stt, llm, tts
+
+    async def summarize(self, turns: list[Turn]) -> Outcome | None:
+        return await summarize_with_model(self._settings, turns)

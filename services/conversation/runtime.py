@@ -1,4 +1,7 @@
-"""What every call in this process shares: settings, playbooks, model sessions, load."""
+"""What every call in this process shares: settings, playbooks, voices, model sessions, load.
+
+The one place that chooses between the vendors' voices and the simulated ones.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from libs.bus import EventBus
 from services.conversation.config import ConversationSettings
 from services.conversation.domain import Agent, Playbook, parse_playbooks
 from services.conversation.load import LoadMonitor
 from services.conversation.models import SharedModels
+from services.conversation.providers import VendorVoices, Voices
 
 BUNDLED_PLAYBOOKS = Path(__file__).with_name("playbooks.toml")
 
@@ -20,11 +25,25 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class CallEnvironment:
+    """What a call draws on from its process, whichever call it is."""
+
+    settings: ConversationSettings
+    agent: Agent
+    voices: Voices
+    models: SharedModels
+    load: LoadMonitor
+    bus: EventBus
+    clock: Callable[[], datetime]
+
+
 @dataclass
 class ConversationRuntime:
     settings: ConversationSettings
     agent: Agent
     playbooks: dict[str, Playbook]
+    voices: Voices
     models: SharedModels
     load: LoadMonitor
     clock: Callable[[], datetime] = field(default=_now)
@@ -42,9 +61,30 @@ class ConversationRuntime:
                 callback_number=settings.callback_number,
             ),
             playbooks=playbooks,
+            voices=_voices(settings),
             models=SharedModels(),
             load=LoadMonitor(
                 max_live_calls=settings.max_live_calls,
                 max_loop_lag_seconds=settings.max_loop_lag_seconds,
             ),
         )
+
+    def for_calls(self, bus: EventBus) -> CallEnvironment:
+        return CallEnvironment(
+            settings=self.settings,
+            agent=self.agent,
+            voices=self.voices,
+            models=self.models,
+            load=self.load,
+            bus=bus,
+            clock=self.clock,
+        )
+
+
+def _voices(settings: ConversationSettings) -> Voices:
+    if settings.voices == "real":
+        return VendorVoices(settings)
+    # Imported only here: a live process never loads the simulation.
+    from services.conversation.simulation.providers import SimulatedVoices
+
+    return SimulatedVoices(settings)

@@ -1,17 +1,28 @@
-"""The tools the model can call, with their JSON schemas, and what each does to the call."""
+"""The tools the model can call: their arguments, and what each does to the call.
+
+Each tool's arguments are a msgspec Struct: the schema the model is given is derived from
+it, and what the model sends back is decoded into it. Arguments the Struct refuses (an
+interest level no consumer of OutcomeRecorded knows, a required field left out) change
+nothing: the model is told which field was wrong, so it can call the tool again.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Annotated, Literal, TypeVar
 
+import msgspec
 from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import EndWorkerFrame, FunctionCallResultProperties
 from pipecat.services.llm_service import FunctionCallParams
 
+from libs.events.model import InterestLevel
 from services.conversation.domain import EndedBy, Outcome
+from services.conversation.tool_schema import parameters_of
 
 
 class CallState:
@@ -31,6 +42,38 @@ class CallState:
         self.ended_by = ended_by
         return True
 
+    async def opt_out(self) -> None:
+        """The prospect asked not to be called again: the call ends, and that is recorded."""
+        self.opted_out = True
+        self.end("opt-out")
+        await self._on_opt_out()
+
+
+_BOOKED_TIME = "ISO 8601 with the lead's UTC offset, if one was booked"
+_AGREED_TIME = "ISO 8601 in the lead's time zone, with its offset"
+
+
+# Meeting times stay strings here: Python reads more ISO 8601 spellings than RFC 3339
+# (a time without seconds, say), and a time the model gets wrong is dropped, not refused.
+class RecordOutcomeArguments(msgspec.Struct, frozen=True, kw_only=True):
+    interest_level: InterestLevel
+    scheduled_meeting: bool = False
+    meeting_time: Annotated[str, msgspec.Meta(description=_BOOKED_TIME)] | None = None
+    next_steps: str = ""
+    notes: str = ""
+
+
+class ScheduleMeetingArguments(msgspec.Struct, frozen=True, kw_only=True):
+    meeting_time: Annotated[str, msgspec.Meta(description=_AGREED_TIME)]
+
+
+class OptOutArguments(msgspec.Struct, frozen=True, kw_only=True):
+    pass
+
+
+class EndCallArguments(msgspec.Struct, frozen=True, kw_only=True):
+    reason: Literal["goodbye", "voicemail"] = "goodbye"
+
 
 _NO_FOLLOW_UP = FunctionCallResultProperties(run_llm=False)
 
@@ -39,90 +82,127 @@ def build_tools(state: CallState, *, follow_up: bool) -> ToolsSchema:
     """The four tools; with follow_up the model is run again after recording a result."""
     after = None if follow_up else _NO_FOLLOW_UP
 
-    async def record_outcome(params: FunctionCallParams) -> None:
-        args = params.arguments
-        meeting = args.get("meeting_time")
+    async def record_outcome(args: RecordOutcomeArguments, params: FunctionCallParams) -> None:
         state.outcome = Outcome(
-            interest_level=args.get("interest_level", "low"),
-            scheduled_meeting=bool(args.get("scheduled_meeting", False)),
-            meeting_time=_parse_time(meeting) or state.meeting_time,
-            next_steps=str(args.get("next_steps", "")),
-            notes=str(args.get("notes", "")),
+            interest_level=args.interest_level,
+            scheduled_meeting=args.scheduled_meeting,
+            meeting_time=_parse_time(args.meeting_time) or state.meeting_time,
+            next_steps=args.next_steps,
+            notes=args.notes,
         )
-        logger.info("Outcome recorded: {interest} interest", interest=state.outcome.interest_level)
+        logger.info("Outcome recorded: {interest} interest", interest=args.interest_level)
         await params.result_callback({"recorded": True}, properties=after)
 
-    async def schedule_meeting(params: FunctionCallParams) -> None:
-        state.meeting_time = _parse_time(params.arguments.get("meeting_time"))
+    async def schedule_meeting(args: ScheduleMeetingArguments, params: FunctionCallParams) -> None:
+        state.meeting_time = _parse_time(args.meeting_time)
         confirmed = state.meeting_time.isoformat() if state.meeting_time else None
         logger.info("Meeting scheduled: {ok}", ok=confirmed is not None)
         await params.result_callback(
             {"scheduled": confirmed is not None, "meeting_time": confirmed}, properties=after
         )
 
-    async def opt_out(params: FunctionCallParams) -> None:
-        state.opted_out = True
-        state.end("opt-out")
-        await state._on_opt_out()
+    async def opt_out(_args: OptOutArguments, params: FunctionCallParams) -> None:
+        await state.opt_out()
         await params.result_callback({"opted_out": True}, properties=_NO_FOLLOW_UP)
         await params.llm.push_frame(EndWorkerFrame(reason="opt-out"))
 
-    async def end_call(params: FunctionCallParams) -> None:
-        reason = params.arguments.get("reason", "goodbye")
-        state.end("voicemail" if reason == "voicemail" else "goodbye")
+    async def end_call(args: EndCallArguments, params: FunctionCallParams) -> None:
+        state.end(args.reason)
         await params.result_callback({"ending": True}, properties=_NO_FOLLOW_UP)
         await params.llm.push_frame(EndWorkerFrame(reason="end_call"))
 
+    # A refused call is answered like a recorded one: the real model gets to try again.
     return ToolsSchema(
         standard_tools=[
-            FunctionSchema(
-                name="record_outcome",
-                description="Record how the conversation went, before ending the call.",
-                properties={
-                    "interest_level": {"type": "string", "enum": ["high", "medium", "low"]},
-                    "scheduled_meeting": {"type": "boolean"},
-                    "meeting_time": {
-                        "type": "string",
-                        "description": "ISO 8601 with the lead's UTC offset, if one was booked",
-                    },
-                    "next_steps": {"type": "string"},
-                    "notes": {"type": "string"},
-                },
-                required=["interest_level"],
-                handler=record_outcome,
+            _tool(
+                "record_outcome",
+                "Record how the conversation went, before ending the call.",
+                RecordOutcomeArguments,
+                record_outcome,
+                refused=after,
             ),
-            FunctionSchema(
-                name="schedule_meeting",
-                description="Book a meeting the prospect agreed to; confirm it back to them.",
-                properties={
-                    "meeting_time": {
-                        "type": "string",
-                        "description": "ISO 8601 in the lead's time zone, with its offset",
-                    }
-                },
-                required=["meeting_time"],
-                handler=schedule_meeting,
+            _tool(
+                "schedule_meeting",
+                "Book a meeting the prospect agreed to; confirm it back to them.",
+                ScheduleMeetingArguments,
+                schedule_meeting,
+                refused=after,
             ),
-            FunctionSchema(
-                name="opt_out",
-                description="The prospect asked not to be called again: record it and end.",
-                properties={},
-                required=[],
-                handler=opt_out,
+            _tool(
+                "opt_out",
+                "The prospect asked not to be called again: record it and end.",
+                OptOutArguments,
+                opt_out,
+                refused=after,
             ),
-            FunctionSchema(
-                name="end_call",
-                description="Hang up after saying goodbye.",
-                properties={"reason": {"type": "string", "enum": ["goodbye", "voicemail"]}},
-                required=[],
-                handler=end_call,
+            _tool(
+                "end_call",
+                "Hang up after saying goodbye.",
+                EndCallArguments,
+                end_call,
+                refused=after,
             ),
         ]
     )
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
+Arguments = TypeVar("Arguments", bound=msgspec.Struct)
+
+
+def _tool(
+    name: str,
+    description: str,
+    arguments: type[Arguments],
+    act: Callable[[Arguments, FunctionCallParams], Awaitable[None]],
+    *,
+    refused: FunctionCallResultProperties | None,
+) -> FunctionSchema:
+    """The tool as the model sees it, with a handler that acts only on arguments that decode."""
+    properties, required = parameters_of(arguments)
+
+    async def handler(params: FunctionCallParams) -> None:
+        try:
+            # Not strict: "true" for a boolean is still a yes.
+            decoded = msgspec.convert(dict(params.arguments or {}), arguments, strict=False)
+        except msgspec.ValidationError as error:
+            field = _field_named(str(error))
+            logger.warning(
+                "The model's {tool} call was refused ({field}): {error}",
+                tool=name,
+                field=field or "arguments",
+                error=str(error),
+            )
+            await params.result_callback(
+                {
+                    "error": f"{error}. Nothing was recorded: call {name} again with "
+                    f"{field or 'the arguments'} corrected.",
+                    "field": field,
+                },
+                properties=refused,
+            )
+            return
+        await act(decoded, params)
+
+    return FunctionSchema(
+        name=name,
+        description=description,
+        properties=properties,
+        required=required,
+        handler=handler,
+    )
+
+
+# msgspec names the field as "at `$.interest_level`", or "missing required field `x`".
+_FIELD = re.compile(r"`\$\.([A-Za-z_][A-Za-z0-9_]*)|field `([^`]+)`")
+
+
+def _field_named(message: str) -> str | None:
+    match = _FIELD.search(message)
+    return (match[1] or match[2]) if match else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
         return None
     try:
         parsed = datetime.fromisoformat(value)

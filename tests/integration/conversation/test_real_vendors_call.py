@@ -172,6 +172,53 @@ async def test_a_prospect_who_asks_to_be_removed_is_opted_out_through_the_model(
     assert len(vendors.service.twilio.hang_ups) == 1
 
 
+async def test_an_outcome_the_model_gets_wrong_is_refused_and_the_model_corrects_it(bus):
+    request = call_requested()
+    await bus.publish(request)
+    lines = ["Yes, Thursday at 10am works for me."]
+    replies = [
+        [text(GOODBYE), function_call("record_outcome", interest_level="very high")],
+        [function_call("record_outcome", interest_level="high", next_steps="Demo on Thursday")],
+        [function_call("end_call", reason="goodbye")],
+    ]
+    async with real_vendors(bus, replies) as vendors, watching(bus, request.call_id) as events:
+        await prospect(vendors, request.call_id, lines).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    # The refusal went back to the model, naming the field, and the model called again.
+    assert len(vendors.gemini.requests) == 3
+    refusal = vendors.gemini.contents_text(1)
+    assert '"field": "interest_level"' in refusal and "very high" in refusal
+    # Only the corrected outcome was published, in values every consumer can decode.
+    [outcome] = events.of(OutcomeRecorded)
+    assert (outcome.source, outcome.interest_level, outcome.next_steps) == (
+        "tool",
+        "high",
+        "Demo on Thursday",
+    )
+    [transcript] = events.of(TranscriptFinalized)
+    assert transcript.ended_by == "goodbye"
+
+
+async def test_an_outcome_the_model_never_corrects_is_left_to_the_summary(bus):
+    request = call_requested()
+    await bus.publish(request)
+    lines = ["Yes, Thursday at 10am works for me."]
+    replies = [
+        [text(GOODBYE), function_call("record_outcome", interest_level="very high")],
+        [function_call("end_call", reason="goodbye")],
+    ]
+    async with (
+        real_vendors(bus, replies, summaries=[SUMMARY]) as vendors,
+        watching(bus, request.call_id) as events,
+    ):
+        await prospect(vendors, request.call_id, lines).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    [outcome] = events.of(OutcomeRecorded)
+    assert (outcome.source, outcome.interest_level) == ("summary", "medium")
+
+
 SUMMARY = (
     '{"conversation_summary": "Interested in call handling, hung up before a time was set.",'
     ' "interest_level": "medium", "scheduled_meeting": false, "next_steps": "Call back Friday"}'

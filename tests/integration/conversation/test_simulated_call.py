@@ -3,13 +3,14 @@ Twilio's REST API (a local fake). Simulated voices; Pipecat's VAD and turn model
 
 from __future__ import annotations
 
+import itertools
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from libs.bus import EventBus
 from libs.events import CallAnswered, LeadOptedOut, OutcomeRecorded, TranscriptFinalized
-from services.conversation.processors.simulated_tts import CHUNK_SECONDS, SAMPLE_RATE
+from services.conversation.simulation.tts import CHUNK_SECONDS, SAMPLE_RATE
 from tests.integration.conversation.harness import (
     ACCOUNT_SID,
     answered_by_machine,
@@ -51,6 +52,11 @@ async def test_an_interested_prospect_books_a_meeting_and_the_agent_hangs_up(bus
     assert [t.text for t in transcript.turns if t.role == "prospect"] == INTERESTED
     assert roles[0] == roles[-1] == "agent" and roles.count("agent") >= 3
     assert "booked you in for Thursday at 10:00 AM" in transcript.turns[-1].text
+    # Each reply is timed from the prospect falling silent; the greeting answers no one.
+    pairs = itertools.pairwise(transcript.turns)
+    replies = [turn for before, turn in pairs if (before.role, turn.role) == ("prospect", "agent")]
+    assert transcript.turns[0].response_latency_seconds is None
+    assert replies and all(0 < (turn.response_latency_seconds or 0) < 5 for turn in replies)
     assert service.twilio.hang_ups == [
         {
             "account": ACCOUNT_SID,

@@ -21,7 +21,7 @@ from pipecat.services.settings import STTSettings
 from pipecat.services.stt_service import STTService
 from pipecat.utils.time import time_now_iso8601
 
-from services.conversation.processors.simulation_serializer import PROSPECT_SAID_KEY
+from services.conversation.simulation.serializer import PROSPECT_SAID_KEY
 
 
 class SimulatedSTTService(STTService):

@@ -1,0 +1,1 @@
+"""Simulated calls: the services and side channel that stand in for the vendors' voices."""

@@ -1,0 +1,148 @@
+"""The tools as the model is given them, and what happens to arguments it gets wrong."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, get_args
+
+import pytest
+from loguru import logger
+from pipecat.adapters.llm.services.gemini_adapter import GeminiLLMAdapter
+from pipecat.services.llm_service import FunctionCallParams
+
+from libs.events.model import InterestLevel
+from services.conversation.tool_schema import parameters_of
+from services.conversation.tools import (
+    CallState,
+    EndCallArguments,
+    OptOutArguments,
+    RecordOutcomeArguments,
+    ScheduleMeetingArguments,
+    build_tools,
+)
+
+ARGUMENTS = {
+    "record_outcome": RecordOutcomeArguments,
+    "schedule_meeting": ScheduleMeetingArguments,
+    "opt_out": OptOutArguments,
+    "end_call": EndCallArguments,
+}
+
+
+class Published:
+    """Stands in for the bus behind the opt-out: what the tools caused to be published."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def opt_out(self) -> None:
+        self.events.append("LeadOptedOut")
+
+
+def declarations(state: CallState) -> dict[str, dict[str, Any]]:
+    """The function declarations Gemini is sent, through Pipecat's own adapter."""
+    [tool] = GeminiLLMAdapter().to_provider_tools_format(build_tools(state, follow_up=True))
+    return {declaration["name"]: declaration for declaration in tool["function_declarations"]}
+
+
+async def call(state: CallState, name: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    """Calls one tool as the LLM service would; returns the results handed back to the model."""
+    [tool] = [t for t in build_tools(state, follow_up=True).standard_tools if t.name == name]
+    results: list[dict[str, Any]] = []
+
+    async def result_callback(result: Any, *, properties: Any = None) -> None:
+        results.append(result)
+
+    params = FunctionCallParams(
+        function_name=name,
+        tool_call_id="call_1",
+        arguments=arguments,
+        llm=None,  # type: ignore[arg-type]  # record_outcome and schedule_meeting push no frames
+        pipeline_worker=None,  # type: ignore[arg-type]
+        context=None,  # type: ignore[arg-type]
+        result_callback=result_callback,
+    )
+    assert tool.handler is not None
+    await tool.handler(params)
+    return results
+
+
+def test_the_model_is_given_the_schema_derived_from_each_tools_arguments():
+    given = declarations(CallState(on_opt_out=Published().opt_out))
+
+    assert set(given) == set(ARGUMENTS)
+    for name, arguments in ARGUMENTS.items():
+        properties, required = parameters_of(arguments)
+        assert given[name]["parameters"] == {
+            "type": "object",
+            "properties": properties,
+            "required": required,
+        }
+    # In the shape Gemini takes: inline, no titles, and the values OutcomeRecorded allows.
+    assert given["record_outcome"]["parameters"] == {
+        "type": "object",
+        "properties": {
+            "interest_level": {"type": "string", "enum": sorted(get_args(InterestLevel))},
+            "scheduled_meeting": {"type": "boolean"},
+            "meeting_time": {
+                "type": "string",
+                "description": "ISO 8601 with the lead's UTC offset, if one was booked",
+            },
+            "next_steps": {"type": "string"},
+            "notes": {"type": "string"},
+        },
+        "required": ["interest_level"],
+    }
+    assert given["end_call"]["parameters"]["properties"] == {
+        "reason": {"type": "string", "enum": ["goodbye", "voicemail"]}
+    }
+    sent = json.dumps(given)
+    assert all(key not in sent for key in ('"$ref"', '"$defs"', '"title"', '"anyOf"'))
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "field"),
+    [
+        ("record_outcome", {"interest_level": "very high", "notes": "Keen"}, "interest_level"),
+        ("record_outcome", {"scheduled_meeting": True}, "interest_level"),
+        ("record_outcome", {"interest_level": "high", "next_steps": None}, "next_steps"),
+        ("schedule_meeting", {}, "meeting_time"),
+    ],
+    ids=["bad interest level", "no interest level", "null next steps", "no meeting time"],
+)
+async def test_arguments_the_model_gets_wrong_are_refused_naming_the_field(
+    tool: str, arguments: dict[str, Any], field: str
+):
+    published = Published()
+    state = CallState(on_opt_out=published.opt_out)
+    warnings: list[str] = []
+    sink = logger.add(warnings.append, level="WARNING", format="{message}")
+    try:
+        [result] = await call(state, tool, arguments)
+    finally:
+        logger.remove(sink)
+
+    assert result["field"] == field
+    assert field in result["error"] and f"call {tool} again" in result["error"]
+    assert (state.outcome, state.meeting_time, state.ended_by) == (None, None, None)
+    assert published.events == []
+    assert [message for message in warnings if field in message and tool in message]
+
+
+async def test_good_arguments_are_recorded():
+    state = CallState(on_opt_out=Published().opt_out)
+    meeting = "2026-11-26T10:00-05:00"  # no seconds: still a time
+
+    [scheduled] = await call(state, "schedule_meeting", {"meeting_time": meeting})
+    [recorded] = await call(
+        state,
+        "record_outcome",
+        {"interest_level": "high", "scheduled_meeting": "true", "next_steps": "Demo"},
+    )
+
+    assert scheduled == {"scheduled": True, "meeting_time": "2026-11-26T10:00:00-05:00"}
+    assert recorded == {"recorded": True}
+    assert state.outcome is not None
+    assert (state.outcome.interest_level, state.outcome.scheduled_meeting) == ("high", True)
+    assert state.outcome.meeting_time == state.meeting_time  # booked earlier in the call
+    assert state.outcome.next_steps == "Demo"
