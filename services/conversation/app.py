@@ -19,7 +19,7 @@ from services.conversation import records
 from services.conversation.call import Call
 from services.conversation.domain import playbook_for
 from services.conversation.pipeline import Stream
-from services.conversation.runtime import ConversationRuntime
+from services.conversation.service import ConversationRuntime
 
 # Close codes (RFC 6455 private range) that say why a stream was refused.
 UNKNOWN_CALL = 4404

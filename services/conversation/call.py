@@ -22,7 +22,7 @@ from services.conversation.domain import (
 )
 from services.conversation.pipeline import CallPipeline, Stream, build_pipeline
 from services.conversation.processors.transcript_recorder import TranscriptRecorder
-from services.conversation.runtime import CallEnvironment
+from services.conversation.service import CallEnvironment
 from services.conversation.tools import CallState, build_tools
 
 

@@ -27,7 +27,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from services.conversation.processors.input_audio_sink import InputAudioSink
 from services.conversation.processors.transcript_recorder import TranscriptRecorder
 from services.conversation.providers import Services
-from services.conversation.runtime import CallEnvironment
+from services.conversation.service import CallEnvironment
 
 SAMPLE_RATE = 8000
 OUT_CHUNKS_10MS = 8  # agent audio leaves 80 ms at a time: fewer sends, same real-time pace

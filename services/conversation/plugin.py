@@ -16,7 +16,7 @@ from libs.runtime.mode import resolve_mode
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import load_settings
 from services.conversation.config import ConversationSettings
-from services.conversation.runtime import ConversationRuntime
+from services.conversation.service import ConversationRuntime
 
 
 def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:

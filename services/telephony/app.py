@@ -9,7 +9,6 @@ from uuid import UUID
 from litestar import MediaType, Request, Response, Router, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
-    HTTPException,
     NotFoundException,
     PermissionDeniedException,
     ValidationException,
@@ -33,6 +32,14 @@ from services.telephony.providers import UnknownCallError
 from services.telephony.service import Telephony
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
+
+
+class CallNotLiveError(ValueError):
+    def __init__(self, call_id: UUID, why: str) -> None:
+        super().__init__(f"call_id {call_id} {why}")
+
+
+PROBLEMS: dict[type[Exception], int] = {CallNotLiveError: 409}
 TWILIO = {"access": "twilio"}
 
 
@@ -147,13 +154,11 @@ async def hang_up_call(
         raise NotFoundException(detail=f"call_id {call_id} was never placed")
     progress = await call_facts.call_progress(bus, call_id)
     if progress.finished:
-        raise HTTPException(status_code=409, detail=f"call_id {call_id} has already ended")
+        raise CallNotLiveError(call_id, "has already ended")
     try:
         await telephony.provider.hang_up(placed.provider_call_id, answered=progress.answered)
     except UnknownCallError:
-        raise HTTPException(
-            status_code=409, detail=f"call_id {call_id} is no longer live at the carrier"
-        ) from None
+        raise CallNotLiveError(call_id, "is no longer live at the carrier") from None
     with logger.contextualize(call_id=str(call_id)):
         logger.info("Hang-up requested")
     return {"call_id": str(call_id), "status": "hanging-up"}

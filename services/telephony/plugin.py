@@ -10,7 +10,7 @@ from libs.bus import EventBus
 from libs.compliance import CallingHours, Law
 from libs.compliance.loading import load_default_hours, load_law
 from libs.runtime.plugin import ServicePlugin
-from services.telephony.app import telephony_router
+from services.telephony.app import PROBLEMS, telephony_router
 from services.telephony.config import Carrier, TelephonySettings, load_telephony_settings
 from services.telephony.providers import CallProvider
 from services.telephony.service import Telephony
@@ -61,7 +61,9 @@ def build_telephony_plugin(
             yield await stack.enter_async_context(running_dialer(dialer))
 
     routes = telephony_router(telephony, provider.extra_routes())
-    return ServicePlugin(name="telephony", route_handlers=[routes], workers=workers)
+    return ServicePlugin(
+        name="telephony", route_handlers=[routes], workers=workers, problems=PROBLEMS
+    )
 
 
 def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:

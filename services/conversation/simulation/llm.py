@@ -25,7 +25,7 @@ from pipecat.services.settings import LLMSettings
 
 from libs.events import LeadProfile
 from services.conversation.domain import Agent, Playbook
-from services.conversation.policy import Conversation, next_reply
+from services.conversation.simulation.policy import Conversation, next_reply
 
 
 class SimulatedLLMService(LLMService):

@@ -15,14 +15,14 @@ import pytest
 from libs.bus import EventBus
 from libs.events import LeadOptedOut, OutcomeRecorded, TranscriptFinalized
 from services.conversation.domain import greeting
-from tests.integration.conversation.harness import (
+from tests.integration.conversation.line import ProspectLine
+from tests.integration.conversation.support import (
     ACCOUNT_SID,
     Service,
     call_requested,
     conversation_service,
     watching,
 )
-from tests.integration.conversation.line import ProspectLine
 from tests.integration.conversation.vendor_fakes.cartesia import FakeCartesia
 from tests.integration.conversation.vendor_fakes.deepgram import FakeDeepgram
 from tests.integration.conversation.vendor_fakes.gemini import FakeGemini, function_call, text

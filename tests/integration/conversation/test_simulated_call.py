@@ -11,14 +11,14 @@ import pytest
 from libs.bus import EventBus
 from libs.events import CallAnswered, LeadOptedOut, OutcomeRecorded, TranscriptFinalized
 from services.conversation.simulation.tts import CHUNK_SECONDS, SAMPLE_RATE
-from tests.integration.conversation.harness import (
+from tests.integration.conversation.line import ProspectLine
+from tests.integration.conversation.support import (
     ACCOUNT_SID,
     answered_by_machine,
     call_requested,
     conversation_service,
     watching,
 )
-from tests.integration.conversation.line import ProspectLine
 
 INTERESTED = [
     "Hello, Rosa speaking.",

@@ -21,9 +21,9 @@ from services.conversation.domain import (
     playbook_for,
     system_prompt,
 )
-from services.conversation.policy import Conversation, next_reply
 from services.conversation.records import fallback_outcome, with_summary
-from services.conversation.runtime import BUNDLED_PLAYBOOKS
+from services.conversation.service import BUNDLED_PLAYBOOKS
+from services.conversation.simulation.policy import Conversation, next_reply
 from tests.factories import lead_profile
 
 NOW = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # a Wednesday

@@ -17,7 +17,7 @@ from libs.events import AnyEvent, CallAnswered, CallRequested, decode_event, his
 from libs.runtime.app import build_app
 from services.conversation.config import ConversationSettings
 from services.conversation.plugin import plugin_for
-from services.conversation.runtime import ConversationRuntime
+from services.conversation.service import ConversationRuntime
 from tests.factories import CAMPAIGN_ID, LEAD_ID, lead_profile
 from tests.support import serving
 
