@@ -64,6 +64,9 @@ class LeadProfile(msgspec.Struct, frozen=True, kw_only=True):
     best_call_window: TimeWindow | None = None  # parsed from best_call_time, when it could be
     time_zones: tuple[str, ...] = ()  # IANA zones the number maps to; empty: unknown
     business_type_original: str = ""  # the uploaded text, when it was mapped or unknown
+    company_size_original: str = ""  # the uploaded text ("12 employees"), when it was mapped
+    # The weekdays (Monday 0) best_call_time names, e.g. "Tue/Thu 2-4pm"; empty: any day.
+    best_call_days: tuple[int, ...] = ()
     attributes: dict[str, str] = msgspec.field(default_factory=dict)  # extra CSV columns
 
 
@@ -262,6 +265,7 @@ class CallCompleted(CallEvent, frozen=True, kw_only=True):
     subject_verb: ClassVar[str] = "completed"
 
     duration_seconds: float
+    recording_url: str | None = None  # both channels, when RECORD_CALLS is on
 
 
 class TranscriptFinalized(CallEvent, frozen=True, kw_only=True):
@@ -282,6 +286,11 @@ class OutcomeRecorded(CallEvent, frozen=True, kw_only=True):
     next_steps: str = ""
     notes: str = ""
     source: Literal["tool", "summary", "fallback"] = "tool"
+    # Who wrote conversation_summary: the model from the transcript, or the labelled
+    # template used only when the model failed. None: recorded before this was kept.
+    summary_written_by: Literal["model", "template"] | None = None
+    # The prospect asked to be called back then (UTC): a callback, not a retry.
+    callback_at: datetime | None = None
 
 
 AnyEvent = (
