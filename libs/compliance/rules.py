@@ -61,6 +61,13 @@ class Callee:
     time_zones: tuple[str, ...]  # IANA; empty: unknown, never called
     regions: tuple[str, ...]  # from libs.compliance.regions
     best_window: TimeWindow | None = None  # the lead's own best call time
+    best_days: tuple[int, ...] = ()  # the weekdays it names (Monday 0); empty: any day
+
+    @property
+    def place(self) -> tuple[object, ...]:
+        """What the rules read about the callee besides the number: callees with the same
+        place are allowed and refused together, so a caller may decide once for them."""
+        return (self.time_zones, self.regions, self.best_window, self.best_days)
 
     @classmethod
     def of(cls, lead: LeadProfile) -> Callee:
@@ -69,6 +76,7 @@ class Callee:
             time_zones=lead.time_zones,
             regions=regions_for_number(lead.phone_number),
             best_window=lead.best_call_window,
+            best_days=lead.best_call_days,
         )
 
 
@@ -184,6 +192,8 @@ def _refused_by_time(
             return Refusal("holiday", f"{where}: {holiday.name}{scope}, no calls")
         if local.weekday() not in hours.days:
             return Refusal("calling_window", f"{where}: not one of the campaign's calling days")
+        if callee.best_days and local.weekday() not in callee.best_days:
+            return Refusal("calling_window", f"{where}: not one of the lead's best call days")
         found = _window_on(local.weekday(), callee, hours, binding)
         if found is None:
             return Refusal(
@@ -203,6 +213,8 @@ def _window_on(
     weekday: int, callee: Callee, hours: CallingHours, binding: tuple[RegionalRule, ...]
 ) -> tuple[TimeWindow, str] | None:
     """The tightest window that day, and who set its edges; None if the rules never meet."""
+    if callee.best_days and weekday not in callee.best_days:
+        return None
     limits = [(FEDERAL_HOURS, FEDERAL_SOURCE), (hours.hours, "the campaign's hours")]
     if callee.best_window is not None:
         limits.append((callee.best_window, "the lead's best call time"))

@@ -269,6 +269,7 @@ PROBLEMS: dict[type[Exception], int] = {
     NoLeadsSelectedError: 422,
     UnknownLeadsError: 422,
     domain.NothingToRetryError: 422,
+    domain.PermanentResultError: 422,
     domain.CampaignStateError: 409,
     NoPhoneColumnError: 422,
     NotTextError: 422,

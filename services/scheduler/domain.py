@@ -35,6 +35,7 @@ from libs.events import (
 )
 from services.scheduler.state import (
     CARRIER_FAILURES,
+    PERMANENT_RESULTS,
     RECHECK_AFTER,
     Call,
     Campaign,
@@ -85,12 +86,20 @@ class LeadFilter:
     company_size: str | None = None
 
     def refusal(self, profile: LeadProfile) -> str | None:
-        """Why the lead is left out, or None when it matches."""
-        if self.business_type and profile.business_type.lower() != self.business_type.lower():
+        """Why the lead is left out, or None when it matches. A filter names our category
+        or the text that was uploaded ("Dental clinic", "12 employees"), in any case."""
+        business = (profile.business_type, profile.business_type_original)
+        if self.business_type and not _names(self.business_type, business):
             return "not the requested business_type"
-        if self.company_size and profile.company_size.lower() != self.company_size.lower():
+        size = (profile.company_size, profile.company_size_original)
+        if self.company_size and not _names(self.company_size, size):
             return "not the requested company_size"
         return None
+
+
+def _names(wanted: str, values: tuple[str, ...]) -> bool:
+    wanted = wanted.strip().casefold()
+    return any(value.strip().casefold() == wanted for value in values if value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +140,12 @@ def start_campaign(
     }
     reached = {call.lead_id for call in state.calls.values() if call.result == "completed"}
     law = law or Law()
-    opening_known: dict[tuple[tuple[str, ...], tuple[str, ...], TimeWindow | None], bool] = {}
+    opening_known: dict[tuple[object, ...], bool] = {}
 
     def ever_callable(lead: Lead) -> bool:
         # A few (zones, regions, window) groups cover a whole list: work each out once.
         callee = lead.callee
-        key = (callee.time_zones, callee.regions, callee.best_window)
+        key = callee.place
         if key not in opening_known:
             opening_known[key] = next_opening(callee, request.rules, law, now) is not None
         return opening_known[key]
@@ -349,7 +358,7 @@ def next_due_lead(
     """
     refused: dict[tuple[str, datetime | None], list[UUID]] = {}
     details: dict[tuple[str, datetime | None], str] = {}
-    by_place: dict[tuple[tuple[str, ...], tuple[str, ...], TimeWindow | None], Refusal | None] = {}
+    by_place: dict[tuple[object, ...], Refusal | None] = {}
     chosen: UUID | None = None
     for _, _, lead_id in campaign.due_entries(now):
         lead = state.leads[lead_id]
@@ -357,7 +366,7 @@ def next_due_lead(
         if facts.blocked is None and not facts.recent_calls:
             # Most leads differ only in where they ring: decide once per place.
             callee = lead.callee
-            key = (callee.time_zones, callee.regions, callee.best_window)
+            key = callee.place
             if key not in by_place:
                 by_place[key] = check_call(callee, facts, campaign.rules, law, now)
             refusal = by_place[key]
@@ -449,15 +458,26 @@ class NothingToRetryError(ValueError):
         super().__init__("statuses/within_hours: no lead of the campaign matches")
 
 
+class PermanentResultError(ValueError):
+    def __init__(self, results: list[str]) -> None:
+        super().__init__(
+            f"statuses: {', '.join(results)} cannot change with another call; "
+            "those leads are never retried"
+        )
+
+
 def requeue(
     campaign: Campaign, results: frozenset[str] | None, since: datetime | None, now: datetime
 ) -> CampaignLeadsRequeued:
-    """Give leads whose attempts ended without reaching anyone another round."""
+    """Give leads whose attempts ended without reaching anyone another round: by default
+    every transient result; never a permanent one (PERMANENT_RESULTS)."""
+    if results is not None and (permanent := sorted(results & PERMANENT_RESULTS)):
+        raise PermanentResultError(permanent)
     chosen = tuple(
         lead_id
         for lead_id, progress in campaign.progress.items()
         if progress.final
-        and progress.result not in ("completed", "opted-out", "never callable")
+        and progress.result not in ("completed", *PERMANENT_RESULTS)
         and (results is None or progress.result in results)
         and (since is None or (progress.result_at is not None and progress.result_at >= since))
     )

@@ -25,6 +25,7 @@ from libs.events import (
     Event,
     LeadImported,
     LeadOptedOut,
+    OutcomeRecorded,
     every_event_of,
     subject_filter,
 )
@@ -40,7 +41,14 @@ SUBJECTS = (
     every_event_of("campaign"),
     *(
         subject_filter(kind)
-        for kind in (CallRequested, CallPlaced, CallAnswered, CallFailed, CallCompleted)
+        for kind in (
+            CallRequested,
+            CallPlaced,
+            CallAnswered,
+            CallFailed,
+            CallCompleted,
+            OutcomeRecorded,
+        )
     ),
 )
 LONGEST_NAP = 5.0  # re-evaluate at least this often, whatever else happens

@@ -46,6 +46,9 @@ LIVE_STATUSES = frozenset({"requested", "placed", "answered"})
 RETRYABLE_FAILURES = frozenset({"busy", "no-answer", "timeout", "machine"})
 # A lead a rule kept from a call is looked at again no sooner than this.
 RECHECK_AFTER = timedelta(minutes=1)
+# Results another attempt cannot change: the number is wrong, it unsubscribed from the
+# account (Twilio 21610), or it asked not to be called. They are never retried.
+PERMANENT_RESULTS = frozenset({"invalid-number", "rejected", "opted-out", "never callable"})
 # Failures that say the carrier, not the prospect, refused: they trip the failure brake.
 CARRIER_FAILURES = frozenset({"failed", "rejected", "invalid-number"})
 
@@ -83,6 +86,7 @@ class Call:
     answered_at: datetime | None = None
     result: str | None = None  # completed, voicemail, or the failure reason
     ended_at: datetime | None = None
+    callback_at: datetime | None = None  # the prospect asked to be called back then
 
     @property
     def live(self) -> bool:
@@ -225,7 +229,9 @@ class SchedulerState:
                 self._on_call_failed(event)
             case CallCompleted():
                 self._on_call_completed(event)
-            case ModeRecorded() | TranscriptFinalized() | OutcomeRecorded():
+            case OutcomeRecorded():
+                self._on_outcome_recorded(event)
+            case ModeRecorded() | TranscriptFinalized():
                 return  # not the scheduler's to act on
         for campaign in self.campaigns.values():
             campaign.drop_stale()
@@ -395,6 +401,31 @@ class SchedulerState:
             retry_at = (call.ended_at or event.occurred_at) + RECHECK_AFTER
             campaign.schedule(call.lead_id, retry_at, next(self._tiebreak))
 
+    def _on_outcome_recorded(self, event: OutcomeRecorded) -> None:
+        call = self.calls.get(event.call_id)
+        if event.callback_at is None or call is None or call.callback_at is not None:
+            return  # no callback, a call we never asked for, or one already folded
+        call.callback_at = event.callback_at
+        if not call.live and call.result == "completed":  # the outcome came after the end
+            self._schedule_callback(call)
+
+    def _schedule_callback(self, call: Call) -> None:
+        """The prospect asked for another call then: an attempt that is not a retry. The
+        rules still decide at that moment, in the lead's zone."""
+        campaign = self.campaigns.get(call.campaign_id)
+        progress = campaign.progress.get(call.lead_id) if campaign else None
+        if campaign is None or progress is None or call.callback_at is None:
+            return
+        if progress.live_call_id is not None or self.is_blocked(call.lead_id):
+            return
+        if progress.final:
+            campaign.reopen_lead(progress, progress.budget + 1)
+        else:
+            progress.budget += 1
+        progress.result, progress.result_at = "callback", call.ended_at
+        due = max(call.callback_at, call.ended_at or call.callback_at)
+        campaign.schedule(call.lead_id, due, next(self._tiebreak))
+
     def _on_call_completed(self, event: CallCompleted) -> None:
         call = self.calls.get(event.call_id)
         voicemail = call is not None and call.answered_by == "machine"
@@ -430,6 +461,8 @@ class SchedulerState:
         campaign.recent_results.append(result)
         if self.is_blocked(call.lead_id):
             campaign.finish_lead(progress, "opted-out", at)
+        elif result == "completed" and call.callback_at is not None:
+            self._schedule_callback(call)
         elif result in RETRYABLE_FAILURES or result == "voicemail":
             progress.result, progress.result_at = result, at
             if progress.attempts < progress.budget:

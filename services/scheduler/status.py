@@ -10,7 +10,6 @@ from uuid import UUID
 import msgspec
 
 from libs.compliance import Callee, next_opening
-from libs.events import TimeWindow
 from services.scheduler.domain import DispatchLimits, LeadFilter, dispatch_gate
 from services.scheduler.state import Campaign, Lead, LeadProgress, SchedulerState
 
@@ -25,6 +24,7 @@ class Progress(msgspec.Struct, frozen=True, kw_only=True):
     completed: int  # a person answered and the call ended
     failed: int  # attempts over, nobody reached
     retry_scheduled: int
+    callbacks_scheduled: int  # the prospect asked to be called back: not a retry
     opted_out: int
 
 
@@ -61,7 +61,12 @@ def progress_of(campaign: Campaign) -> Progress:
         live=len(campaign.live_call_ids),
         completed=sum(1 for p in values if p.final and p.result == "completed"),
         failed=sum(1 for p in values if p.final and p.result not in ("completed", "opted-out")),
-        retry_scheduled=sum(1 for p in values if p.attempts > p.refused and p.due_at is not None),
+        retry_scheduled=sum(
+            1
+            for p in values
+            if p.attempts > p.refused and p.due_at is not None and p.result != "callback"
+        ),
+        callbacks_scheduled=sum(1 for p in values if p.result == "callback" and not p.final),
         opted_out=sum(1 for p in values if p.result == "opted-out"),
     )
 
@@ -122,10 +127,10 @@ def next_call_time(
         return NextCall(None, f"the campaign is {campaign.state}{reason}")
     # Leads sharing zones and a window open together, and a later due time never opens
     # sooner: one opening per group, from its earliest due time, answers for all of it.
-    by_place: dict[tuple[tuple[str, ...], tuple[str, ...], TimeWindow | None], Opening] = {}
+    by_place: dict[tuple[object, ...], Opening] = {}
     for lead, progress in _waiting(state, campaign):
         callee = lead.callee
-        key = (callee.time_zones, callee.regions, callee.best_window)
+        key = callee.place
         due = max(now, progress.due_at or now)
         if key not in by_place or due < by_place[key][0]:
             by_place[key] = (due, callee)
@@ -168,7 +173,8 @@ def pending_leads(
         progress = in_campaigns.get(lead.lead_id)
         if progress is not None and not progress.final and progress.attempts > 0:
             if progress.due_at is not None:
-                rows.append((lead, "retry due", progress.due_at))
+                why = "callback asked for" if progress.result == "callback" else "retry due"
+                rows.append((lead, why, progress.due_at))
         elif campaign_id is None and lead.lead_id not in called:
             rows.append((lead, "never called", None))
         elif progress is not None and progress.attempts == 0 and not progress.final:

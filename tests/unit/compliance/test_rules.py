@@ -153,3 +153,19 @@ def test_a_decision_older_than_the_limit_is_not_dialled():
     refusal = check(WASHINGTON_DC, now, stale)
     assert refusal.rule == "expired"
     assert refusal.detail == ("decided 31s ago, over the 30s limit; Tue 11:00 in America/New_York")
+
+
+def test_a_lead_who_named_days_is_called_only_on_those_days():
+    tue_thu_afternoons = Callee(
+        phone_number=WASHINGTON_DC.phone_number,
+        time_zones=WASHINGTON_DC.time_zones,
+        regions=WASHINGTON_DC.regions,
+        best_window=TimeWindow(start=time(14), end=time(16)),
+        best_days=(1, 3),  # "Tue/Thu 2-4pm"
+    )
+    wednesday_3pm = utc(2026, 12, 9, 20, 0)
+    refusal = check(tue_thu_afternoons, wednesday_3pm)
+    assert refusal is not None and refusal.rule == "calling_window"
+    assert refusal.detail == "Wed 15:00 in America/New_York: not one of the lead's best call days"
+    assert refusal.retry_at == utc(2026, 12, 10, 19, 0)  # Thursday 14:00 in Washington
+    assert check(tue_thu_afternoons, utc(2026, 12, 10, 20, 0)) is None

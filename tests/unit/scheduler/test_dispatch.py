@@ -18,6 +18,7 @@ from services.scheduler.domain import (
     LeadFilter,
     NoLeadsSelectedError,
     NothingToRetryError,
+    PermanentResultError,
     UnknownLeadsError,
     next_due_lead,
     pause_by_request,
@@ -195,7 +196,7 @@ def test_requeue_gives_failed_leads_another_round():
     state = state_of(imported(1), imported(2))
     campaign_id = start(state)
     first, second = dial_all(state, T0, steps=2)
-    state.apply(failed(first, "invalid-number", T0 + 5 * SECOND))
+    state.apply(failed(first, "failed", T0 + 5 * SECOND))
     state.apply(answered(second, T0 + 5 * SECOND))
     state.apply(completed(second, T0 + 9 * SECOND))
     campaign = state.campaigns[campaign_id]
@@ -206,6 +207,19 @@ def test_requeue_gives_failed_leads_another_round():
     state.apply(event)
     [again] = dial_all(state, T0 + timedelta(minutes=1), steps=1)
     assert (again.lead_id, again.attempt) == (first.lead_id, 2)
+
+
+@pytest.mark.parametrize("reason", ["invalid-number", "rejected"])
+def test_a_permanent_failure_is_never_retried_even_when_asked(reason):
+    """A wrong number, or one that unsubscribed from the account (Twilio 21610)."""
+    state = state_of(imported(1))
+    campaign = state.campaigns[start(state)]
+    [call] = dial_all(state, T0, steps=1)
+    state.apply(failed(call, reason, T0 + 5 * SECOND))
+    with pytest.raises(NothingToRetryError):
+        requeue(campaign, None, None, T0 + timedelta(minutes=1))
+    with pytest.raises(PermanentResultError, match=f"statuses: {reason} cannot change"):
+        requeue(campaign, frozenset({reason, "busy"}), None, T0 + timedelta(minutes=1))
 
 
 def test_the_failure_brake_pauses_a_campaign_the_carrier_refuses():
