@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from libs.bus import EventBus
-from libs.events import CallPlaced, subject_for
+from libs.events import CallAnswered, CallPlaced, Event, subject_for
 from services.telephony import call_facts
 from services.telephony.domain import (
     StatusCallback,
@@ -52,7 +52,15 @@ async def verified_params(request: Request[Any, Any, Any], telephony: Telephony)
     url = signed_url(telephony.settings.public_base_url, request.url.path, query)
     validator = RequestValidator(telephony.settings.auth_token)
     if not signature or not validator.validate(url, params, signature):
-        logger.warning("Rejected a webhook on {path}: bad signature", path=request.url.path)
+        # Every webhook failing this way means WEBHOOK_BASE_URL is not the URL Twilio calls
+        # (a tunnel's new address, http for https): say which URL was checked.
+        logger.warning(
+            "Rejected a webhook on {path}: {why} for {url}; if every webhook fails, "
+            "WEBHOOK_BASE_URL must be the exact public https base Twilio calls",
+            path=request.url.path,
+            why="no signature" if not signature else "the signature does not match",
+            url=url,
+        )
         raise PermissionDeniedException(
             detail=f"the {SIGNATURE_HEADER} header is missing or does not match this request"
         )
@@ -102,13 +110,29 @@ async def machine_detection(
     telephony: NamedDependency[Telephony],
     bus: NamedDependency[EventBus],
 ) -> None:
-    """Twilio's asynchronous answering machine detection result."""
-    await record_callback(request, telephony, bus)
+    """Twilio's asynchronous answering machine detection result. A fax gets no pitch:
+    the call is hung up as soon as Twilio tells us (and recorded as answered by fax)."""
+    events = await record_callback(request, telephony, bus)
+    for event in events:
+        if isinstance(event, CallAnswered) and event.answered_by == "fax":
+            await hang_up_fax(event, telephony, bus)
+
+
+async def hang_up_fax(answered: CallAnswered, telephony: Telephony, bus: EventBus) -> None:
+    placed = await bus.last_event(subject_for(CallPlaced, answered.call_id))
+    if not isinstance(placed, CallPlaced):
+        return
+    with logger.contextualize(call_id=str(answered.call_id), lead_id=str(answered.lead_id)):
+        try:
+            await telephony.provider.hang_up(placed.provider_call_id, answered=True)
+        except UnknownCallError:
+            return  # it ended on its own
+        logger.info("A fax answered: hung up")
 
 
 async def record_callback(
     request: Request[Any, Any, Any], telephony: Telephony, bus: EventBus
-) -> None:
+) -> list[Event]:
     params = await verified_params(request, telephony)
     call_id = call_id_parameter(request)
     with logger.contextualize(call_id=str(call_id)):
@@ -125,6 +149,7 @@ async def record_callback(
             status=callback.call_status or f"AMD {callback.answered_by}",
             events=",".join(type(event).__name__ for event in events) or "nothing new",
         )
+        return list(events)
 
 
 def parse_callback(params: Mapping[str, str]) -> StatusCallback:

@@ -10,7 +10,7 @@ from typing import TypeVar
 import aiohttp
 from litestar.types import ControllerRouterHandler
 from loguru import logger
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
@@ -27,6 +27,10 @@ NOT_FOUND = 20404
 
 class TwilioUnavailableError(RuntimeError):
     """Twilio kept answering 429 or 5xx (or not at all); the request will come back."""
+
+
+class TwilioAccountError(RuntimeError):
+    """The credentials or the From number cannot place calls: the message names the fix."""
 
 
 class TwilioProvider:
@@ -46,6 +50,12 @@ class TwilioProvider:
         )
         client.api.base_url = self.settings.twilio_api_root
         self._client = client
+        try:
+            await self.verify_account()
+        except BaseException:
+            self._client = None
+            await http_client.close()
+            raise
         logger.info("Twilio client ready for account {sid}", sid=self.settings.account_sid[:8])
         try:
             yield self
@@ -92,6 +102,40 @@ class TwilioProvider:
 
         return await self._with_retries(create, "create the call")
 
+    async def verify_account(self) -> None:
+        """At start, not at the first call: the keys work and the From number is ours
+        (one request; a second only when it is not one of the account's numbers)."""
+        settings, number = self.settings, self.settings.twilio_from_number or ""
+        try:
+            owned = await self.client.incoming_phone_numbers.list_async(
+                phone_number=number, limit=1
+            )
+            if not owned:
+                owned = await self.client.outgoing_caller_ids.list_async(
+                    phone_number=number, limit=1
+                )
+        except TwilioException as exc:
+            status = _status_of(exc)
+            if status in (401, 403):
+                raise TwilioAccountError(
+                    f"TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN: Twilio refused them (HTTP "
+                    f"{status}); copy both from the Twilio console's Account Info"
+                ) from None
+            raise TwilioAccountError(
+                f"Twilio could not check the account: HTTP {status}: {exc.args[0]}"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TwilioAccountError(
+                f"Twilio is unreachable at {settings.twilio_api_root} "
+                f"({type(exc).__name__}); check the network or TWILIO_API_BASE_URL"
+            ) from None
+        if not owned:
+            raise TwilioAccountError(
+                f"TWILIO_FROM_NUMBER: {number} is not a phone number of account "
+                f"{settings.account_sid[:8]}... nor one of its verified caller ids; buy or port "
+                "it in the Twilio console (Phone Numbers), or verify it as a caller id"
+            )
+
     def call_placed(self, provider_call_id: str) -> None:
         return None  # Twilio is already dialling
 
@@ -132,6 +176,14 @@ class TwilioProvider:
             )
             await asyncio.sleep(delay)
         raise TwilioUnavailableError(f"Twilio could not {what} after {attempts} attempts")
+
+
+def _status_of(exc: TwilioException) -> int | None:
+    # A list page failure carries the HTTP response, not a status of its own.
+    if isinstance(exc, TwilioRestException):
+        return exc.status
+    response = exc.args[1] if len(exc.args) > 1 else None
+    return getattr(response, "status_code", None)
 
 
 def _error_message(exc: TwilioRestException) -> str:

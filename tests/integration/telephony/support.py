@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import uvicorn
-from litestar import Litestar, Request, Response, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from twilio.request_validator import RequestValidator
@@ -150,8 +150,29 @@ class FakeTwilioApi:
     updates: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
     auth: list[str] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # The account's numbers and verified caller ids; None: whatever number is asked for.
+    owned_numbers: set[str] | None = None
+    caller_ids: set[str] = field(default_factory=set)
+    refuse_credentials: bool = False
 
     def app(self) -> Litestar:
+        def listing(key: str, numbers: set[str] | None, wanted: str) -> Response[Any]:
+            if self.refuse_credentials:
+                return Response(
+                    {"code": 20003, "message": "Authenticate", "status": 401}, status_code=401
+                )
+            found = numbers is None or wanted in numbers
+            rows = [{"sid": "PN" + "0" * 32, "phone_number": wanted}] if found else []
+            return Response({key: rows, "page": 0, "page_size": 1, "next_page_uri": None})
+
+        @get("/2010-04-01/Accounts/{account_sid:str}/IncomingPhoneNumbers.json")
+        async def incoming_numbers(account_sid: FromPath[str], PhoneNumber: str) -> Response[Any]:
+            return listing("incoming_phone_numbers", self.owned_numbers, PhoneNumber)
+
+        @get("/2010-04-01/Accounts/{account_sid:str}/OutgoingCallerIds.json")
+        async def caller_ids(account_sid: FromPath[str], PhoneNumber: str) -> Response[Any]:
+            return listing("outgoing_caller_ids", self.caller_ids, PhoneNumber)
+
         @post("/2010-04-01/Accounts/{account_sid:str}/Calls.json", status_code=201)
         async def create_call(
             account_sid: FromPath[str], request: Request[Any, Any, Any]
@@ -178,7 +199,9 @@ class FakeTwilioApi:
             sid = resource.removesuffix(".json")
             return Response({"sid": sid, "account_sid": account_sid, "status": "completed"})
 
-        return Litestar([create_call, update_call], logging_config=None)
+        return Litestar(
+            [create_call, update_call, incoming_numbers, caller_ids], logging_config=None
+        )
 
     async def wait_until(self, condition: Any, timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout):

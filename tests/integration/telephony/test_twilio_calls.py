@@ -1,12 +1,13 @@
 """The Twilio path: the real SDK against a local fake of Twilio's REST API, on a real NATS."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 
 from libs.compliance.loading import load_default_hours, load_law
 from libs.events import CallFailed, CallPlaced, CampaignStopped, subject_for
-from services.telephony.twilio_provider import TwilioProvider
+from services.telephony.twilio_provider import TwilioAccountError, TwilioProvider
 from services.telephony.worker import CallDialer
 from tests.integration.telephony.support import (
     ACCOUNT_SID,
@@ -193,3 +194,25 @@ async def test_a_failed_publish_after_dialling_does_not_dial_again(bus):
         await dialer.place(request)  # the redelivery
     placed = await wait_for_event(bus, subject_for(CallPlaced, request.call_id))
     assert (len(fake.creates), placed.provider_call_id) == (1, f"CA{1:032x}")
+
+
+@pytest.mark.parametrize(
+    ("fake", "named"),
+    [
+        (FakeTwilioApi(refuse_credentials=True), "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN: Twilio"),
+        (FakeTwilioApi(owned_numbers={"+15005550001"}), "TWILIO_FROM_NUMBER: +15005550006 is"),
+    ],
+    ids=["bad-credentials", "someone-elses-number"],
+)
+async def test_live_telephony_checks_the_account_at_start_and_names_the_fix(fake, named):
+    api_socket, api_port = listening_socket()
+    settings = twilio_settings(f"http://127.0.0.1:{api_port}", "https://calls.example.com")
+    async with serving_asgi(fake.app(), api_socket):
+        with pytest.raises(TwilioAccountError, match=f"^{re.escape(named)}"):
+            async with TwilioProvider(settings).running():
+                pass
+        fake.owned_numbers, fake.refuse_credentials = set(), False
+        fake.caller_ids = {"+15005550006"}  # a verified caller id may be the From number
+        async with TwilioProvider(settings).running():
+            pass
+    assert fake.creates == []  # nothing was dialled on the way

@@ -208,3 +208,14 @@ async def test_hanging_up_a_live_call_through_the_route(bus):
     assert (ended.status_code, never.status_code) == (409, 404)
     completed = await wait_for_event(bus, subject_for(CallCompleted, request.call_id))
     assert completed.duration_seconds == 9.0
+
+
+async def test_a_fax_that_answers_is_hung_up_at_once(bus):
+    fake = FakeTwilioApi()
+    async with telephony_against(bus, fake) as settings, httpx.AsyncClient() as client:
+        request, hooks = await placed_call(bus, settings, client)
+        await hooks.post("/twilio/amd", params(AnsweredBy="fax"))
+        await fake.wait_until(lambda: fake.updates)
+    answered = await wait_for_event(bus, subject_for(CallAnswered, request.call_id))
+    assert answered.answered_by == "fax"
+    assert fake.updates == [(f"CA{1:032x}.json", {"Status": ["completed"]})]
