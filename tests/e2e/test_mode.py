@@ -14,6 +14,7 @@ import pytest
 
 from libs.bus import EventBus
 from libs.events import ModeRecorded
+from tests.integration.telephony.support import FakeTwilioApi, listening_socket, serving_asgi
 
 ROOT = Path(__file__).parents[2]
 LIVE_TWILIO = {
@@ -117,3 +118,23 @@ async def test_only_the_first_process_records_the_mode(bus: EventBus):
     )
     assert sorted([first, second]) == [False, True]
     assert (await bus.last_event("sales.system.mode")).mode == ("simulation" if first else "live")
+
+
+async def test_live_telephony_with_refused_credentials_exits_naming_the_fix(
+    bus: EventBus, tmp_path
+):
+    fake = FakeTwilioApi(refuse_credentials=True)
+    api_socket, api_port = listening_socket()
+    async with serving_asgi(fake.app(), api_socket):
+        code, stderr = await start(
+            "services.telephony",
+            {
+                **LIVE_TWILIO,
+                "TWILIO_API_BASE_URL": f"http://127.0.0.1:{api_port}",
+                "NATS_URL": bus.nc.connected_url.geturl(),
+            },
+            tmp_path,
+        )
+    assert code != 0  # uvicorn exits 3 when a service fails to start
+    assert "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN: Twilio refused them (HTTP 401)" in stderr
+    assert fake.creates == []
