@@ -11,6 +11,7 @@ from libs.events import (
     CallCompleted,
     CallFailed,
     CallPlaced,
+    CallRecorded,
     CallRequested,
     CallsWithheld,
     CampaignFinished,
@@ -148,6 +149,13 @@ def one_of_each_event() -> list[AnyEvent]:
             provider_error_code=21211,
         ),
         CallCompleted(event_id=uuid4(), **common, **call, duration_seconds=84.5),
+        CallRecorded(
+            event_id=uuid4(),
+            **common,
+            **call,
+            recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
+            duration_seconds=84.0,
+        ),
         TranscriptFinalized(
             event_id=uuid4(),
             **common,

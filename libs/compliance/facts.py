@@ -14,6 +14,7 @@ from libs.events import (
     CallCompleted,
     CallFailed,
     CallPlaced,
+    CallRecorded,
     CallRequested,
     CallsWithheld,
     CampaignFinished,
@@ -85,6 +86,7 @@ class ComplianceFacts:
                 | CallAnswered()
                 | CallFailed()
                 | CallCompleted()
+                | CallRecorded()
                 | TranscriptFinalized()
                 | OutcomeRecorded()
             ):

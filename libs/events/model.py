@@ -265,7 +265,16 @@ class CallCompleted(CallEvent, frozen=True, kw_only=True):
     subject_verb: ClassVar[str] = "completed"
 
     duration_seconds: float
-    recording_url: str | None = None  # both channels, when RECORD_CALLS is on
+
+
+class CallRecorded(CallEvent, frozen=True, kw_only=True):
+    """The call's recording is stored (RECORD_CALLS): both sides, one channel each."""
+
+    subject_verb: ClassVar[str] = "recorded"
+
+    recording_url: str  # Twilio's media URL, or a file under DATA_DIR in simulation
+    duration_seconds: float | None = None
+    channels: int = 2
 
 
 class TranscriptFinalized(CallEvent, frozen=True, kw_only=True):
@@ -310,6 +319,7 @@ AnyEvent = (
     | CallAnswered
     | CallFailed
     | CallCompleted
+    | CallRecorded
     | TranscriptFinalized
     | OutcomeRecorded
 )
@@ -331,6 +341,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     CallAnswered,
     CallFailed,
     CallCompleted,
+    CallRecorded,
     TranscriptFinalized,
     OutcomeRecorded,
 )

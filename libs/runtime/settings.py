@@ -39,6 +39,8 @@ class SharedSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     twilio_auth_token: str | None = None
     twilio_api_base_url: str | None = None  # unset: api.twilio.com (a local fake in tests)
     simulation_auth_token: str | None = None  # the simulated account's, in simulation
+    # Record both sides of every call; the agent then says so first (consent).
+    record_calls: bool = False
 
     @property
     def twilio_api_root(self) -> str:

@@ -20,6 +20,7 @@ from libs.events.model import (
     CallEvent,
     CallFailed,
     CallPlaced,
+    CallRecorded,
     CallRequested,
     CallsWithheld,
     CampaignFinished,
@@ -128,8 +129,8 @@ class ProjectionBatch:
                 self._add_transcript(event)
             case OutcomeRecorded():
                 self._add_outcome(event)
-            case ModeRecorded():
-                pass  # about the deployment, not about leads or calls
+            case ModeRecorded() | CallRecorded():
+                pass  # about the deployment; a recording is not projected yet
 
     def _add_lead(self, event: LeadImported) -> None:
         row = lead_row(event.lead_id, event.lead, event.status, event.source, event.occurred_at)

@@ -22,6 +22,7 @@ from libs.events import (
     CallCompleted,
     CallFailed,
     CallPlaced,
+    CallRecorded,
     CallRequested,
     CallsWithheld,
     CampaignFinished,
@@ -231,7 +232,7 @@ class SchedulerState:
                 self._on_call_completed(event)
             case OutcomeRecorded():
                 self._on_outcome_recorded(event)
-            case ModeRecorded() | TranscriptFinalized():
+            case ModeRecorded() | TranscriptFinalized() | CallRecorded():
                 return  # not the scheduler's to act on
         for campaign in self.campaigns.values():
             campaign.drop_stale()

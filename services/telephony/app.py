@@ -25,6 +25,7 @@ from services.telephony import call_facts
 from services.telephony.domain import (
     StatusCallback,
     events_for_callback,
+    recording_event,
     signed_url,
     stream_url,
 )
@@ -152,6 +153,28 @@ async def record_callback(
         return list(events)
 
 
+@post("/twilio/recording", opt=TWILIO, status_code=204)
+async def call_recording(
+    request: Request[Any, Any, Any],
+    telephony: NamedDependency[Telephony],
+    bus: NamedDependency[EventBus],
+) -> None:
+    """Twilio's recording status callback (RECORD_CALLS): the recording is stored."""
+    params = await verified_params(request, telephony)
+    call_id = call_id_parameter(request)
+    with logger.contextualize(call_id=str(call_id)):
+        call = await call_facts.call_request(bus, call_id)
+        if call is None:
+            raise NotFoundException(detail=f"no call was requested with call_id {call_id}")
+        if params.get("RecordingStatus", "completed") != "completed" or not params.get(
+            "RecordingUrl"
+        ):
+            logger.info("Recording {status}", status=params.get("RecordingStatus", "?"))
+            return
+        await bus.publish(recording_event(call, params, telephony.clock()))
+        logger.info("Recording stored at {url}", url=params["RecordingUrl"])
+
+
 def parse_callback(params: Mapping[str, str]) -> StatusCallback:
     def number(name: str) -> float | None:
         try:
@@ -194,6 +217,13 @@ def telephony_router(
 ) -> Router:
     return Router(
         path="/",
-        route_handlers=[answer_twiml, call_status, machine_detection, hang_up_call, *extra],
+        route_handlers=[
+            answer_twiml,
+            call_status,
+            machine_detection,
+            call_recording,
+            hang_up_call,
+            *extra,
+        ],
         dependencies={"telephony": Provide(lambda: telephony, sync_to_thread=False)},
     )

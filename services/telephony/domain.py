@@ -7,6 +7,7 @@ nothing new: JetStream drops the duplicate id.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -21,6 +22,7 @@ from libs.events import (
     CallEvent,
     CallFailed,
     CallPlaced,
+    CallRecorded,
     CallRequested,
 )
 from libs.events.model import AnsweredBy, CallFailureReason, ComplianceRule
@@ -124,6 +126,23 @@ def answered_by_from_twilio(value: str | None) -> AnsweredBy:
     if value in MACHINE_ANSWERS:
         return "machine"
     return "unknown"
+
+
+def recording_event(
+    request: CallRequested, params: Mapping[str, str], now: datetime
+) -> CallRecorded:
+    """Twilio's recording status callback: the recording is complete at RecordingUrl. Its
+    id derives from the recording, so a repeated callback is the same event."""
+    sid = params.get("RecordingSid", "")
+    duration = params.get("RecordingDuration")
+    return CallRecorded(
+        event_id=uuid5(request.call_id, f"recorded/{sid}"),
+        occurred_at=now,
+        recording_url=params["RecordingUrl"],
+        duration_seconds=float(duration) if duration else None,
+        channels=int(params.get("RecordingChannels") or 2),
+        **_call_ids(request),
+    )
 
 
 def events_for_callback(

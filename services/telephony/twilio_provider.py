@@ -82,6 +82,18 @@ class TwilioProvider:
         settings = self.settings
         base = settings.public_base_url
 
+        recording: dict[str, object] = {}
+        if settings.record_calls:  # both sides, one channel each; the agent discloses it
+            recording = {
+                "record": True,
+                "recording_channels": "dual",
+                "recording_status_callback": webhook_url(
+                    base, "/twilio/recording", request.call_id
+                ),
+                "recording_status_callback_event": ["completed"],
+                "recording_status_callback_method": "POST",
+            }
+
         async def create() -> str:
             call = await self.client.calls.create_async(
                 to=request.lead.phone_number,
@@ -97,6 +109,7 @@ class TwilioProvider:
                 async_amd_status_callback_method="POST",
                 timeout=settings.ring_timeout_seconds,
                 time_limit=time_limit_seconds,
+                **recording,  # type: ignore[arg-type]
             )
             return str(call.sid)
 

@@ -60,6 +60,7 @@ def test_subjects_put_the_entity_first():
         "CallAnswered": f"sales.call.{CALL_ID}.answered",
         "CallFailed": f"sales.call.{CALL_ID}.failed",
         "CallCompleted": f"sales.call.{CALL_ID}.completed",
+        "CallRecorded": f"sales.call.{CALL_ID}.recorded",
         "TranscriptFinalized": f"sales.call.{CALL_ID}.transcript",
         "OutcomeRecorded": f"sales.call.{CALL_ID}.outcome",
     }

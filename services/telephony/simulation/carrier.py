@@ -13,6 +13,7 @@ import hmac
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from uuid import uuid5
 
 import httpx
@@ -28,6 +29,7 @@ from services.telephony.domain import webhook_url
 from services.telephony.providers import CallRejectedError, UnknownCallError
 from services.telephony.simulation.api import simulated_calls_api
 from services.telephony.simulation.prospect import ProspectOnTheLine, Speak
+from services.telephony.simulation.recording import CallRecorder
 from services.telephony.simulation.twiml import TwimlError, parse_stream_twiml
 from services.telephony.simulation.voice import simulated_voice
 
@@ -155,8 +157,9 @@ class SimulatedCarrier:
         await self._post(
             call, "/twilio/amd", {"AnsweredBy": answered_by, "MachineDetectionDuration": "1800"}
         )
+        recorder = CallRecorder() if self.settings.record_calls else None
         try:
-            ending = await self._stream(call)
+            ending = await self._stream(call, recorder)
         except (OSError, TimeoutError, InvalidHandshake, TwimlError) as exc:
             # As on Twilio: a stream that cannot connect ends the call after its TwiML.
             logger.warning("Media stream failed: {error}", error=f"{type(exc).__name__}: {exc}")
@@ -166,8 +169,25 @@ class SimulatedCarrier:
         await self._post_status(
             call, "completed", CallDuration=str(duration), Duration=str(-(-duration // 60))
         )
+        if recorder is not None:  # as on Twilio: the recording is ready after the call
+            await self._post_recording(call, recorder)
 
-    async def _stream(self, call: SimulatedCall) -> str:
+    async def _post_recording(self, call: SimulatedCall, recorder: CallRecorder) -> None:
+        path = Path(self.settings.data_dir) / "recordings" / f"{call.request.call_id}.wav"
+        await asyncio.to_thread(recorder.write, path)
+        await self._post(
+            call,
+            "/twilio/recording",
+            {
+                "RecordingSid": "RE" + uuid5(call.request.call_id, "recording").hex,
+                "RecordingUrl": path.resolve().as_uri(),
+                "RecordingStatus": "completed",
+                "RecordingDuration": str(round(recorder.seconds)),
+                "RecordingChannels": "2",
+            },
+        )
+
+    async def _stream(self, call: SimulatedCall, recorder: CallRecorder | None = None) -> str:
         twiml = await self._post(call, "/twilio/twiml", {"CallStatus": "in-progress"})
         url, parameters = parse_stream_twiml(twiml)
         prospect = ProspectOnTheLine(
@@ -178,6 +198,7 @@ class SimulatedCarrier:
             custom_parameters=parameters,
             persona=call.persona,
             speak=self.speak,
+            recorder=recorder,
         )
         return await prospect.run(call.hang_up, call.time_limit_seconds)
 

@@ -32,6 +32,7 @@ from libs.simulation.protocol import (
     decode_simulation,
     encode_simulation,
 )
+from services.telephony.simulation.recording import CallRecorder
 
 Speak = Callable[[str, int], bytes]  # (text, seed) -> 8 kHz mu-law
 Ending = Literal["prospect-hung-up", "agent-hung-up", "stream-closed", "time-limit"]
@@ -59,6 +60,7 @@ class ProspectOnTheLine:
         custom_parameters: dict[str, str],
         persona: Persona,
         speak: Speak,
+        recorder: CallRecorder | None = None,
     ) -> None:
         self.stream_url = stream_url
         self.account_sid = account_sid
@@ -67,6 +69,8 @@ class ProspectOnTheLine:
         self.custom_parameters = custom_parameters
         self.persona = persona
         self.speak = speak
+        self.recorder = recorder  # RECORD_CALLS: both sides, as heard on the line
+        self._started = 0.0  # the line's clock: when the first frame went out
         self.agent_lines: list[str] = []
         self._sequence = 0
         self._chunk = 0
@@ -170,7 +174,7 @@ class ProspectOnTheLine:
     async def _send_audio(self, socket: ClientConnection) -> None:
         """One frame every 20 ms on a fixed schedule: the prospect's voice, else silence."""
         loop = asyncio.get_running_loop()
-        started = loop.time()
+        started = self._started = loop.time()
         audio = b""
         frame_index = 0
         while True:
@@ -186,6 +190,8 @@ class ProspectOnTheLine:
                     self._spoken.set()
             else:
                 frame = SILENCE_FRAME
+            if self.recorder is not None:
+                self.recorder.heard_prospect(frame_index * FRAME_SECONDS, frame)
             await self._send_text(socket, self._media_message(frame, frame_index))
             frame_index += 1
             await asyncio.sleep(max(0.0, started + frame_index * FRAME_SECONDS - loop.time()))
@@ -204,12 +210,18 @@ class ProspectOnTheLine:
             elif event == "media":
                 encoded = message["media"]["payload"]
                 samples = len(encoded) * 3 // 4 - encoded[-2:].count("=")  # without decoding
-                self._playback_ends = max(self._playback_ends, now) + samples / SAMPLE_RATE
+                plays_at = max(self._playback_ends, now)
+                if self.recorder is not None:
+                    audio = base64.b64decode(encoded)
+                    self.recorder.heard_agent(plays_at - self._started, audio)
+                self._playback_ends = plays_at + samples / SAMPLE_RATE
                 self._agent_heard(now)
             elif event == "mark":
                 self._echo_mark(message["mark"]["name"], now)
             elif event == "clear":  # drop the queued audio: every pending mark comes back now
                 self._playback_ends = now
+                if self.recorder is not None:
+                    self.recorder.agent_cut_at(now - self._started)
                 for name, handle in list(self._marks.items()):
                     handle.cancel()
                     self._echo_now(name)

@@ -1,13 +1,24 @@
 """The simulated carrier completes a call of every persona kind against a minimal stream
 endpoint, through the real service: worker, signed webhooks, TwiML, Media Streams, fake REST."""
 
+import array
 import asyncio
+import wave
+from pathlib import Path
+from urllib.parse import urlparse
 from uuid import UUID
 
 import httpx
 import pytest
 
-from libs.events import CallCompleted, CallFailed, CallPlaced, history_of, subject_for
+from libs.events import (
+    CallCompleted,
+    CallFailed,
+    CallPlaced,
+    CallRecorded,
+    history_of,
+    subject_for,
+)
 from libs.runtime.plugin import ServicePlugin
 from libs.simulation.personas import choose_persona
 from services.telephony.config import SIMULATED_ACCOUNT_SID, TelephonySettings
@@ -37,7 +48,7 @@ def short_voice(text: str, seed: int) -> bytes:
 
 
 class SimulatedWorld:
-    def __init__(self, bus) -> None:
+    def __init__(self, bus, **settings: object) -> None:
         self.bus = bus
         self.listening, port = listening_socket()
         self.settings = TelephonySettings(
@@ -46,6 +57,7 @@ class SimulatedWorld:
             simulation_seed=SEED,
             simulation_auth_token=TOKEN,
             simulation_pace=0.0,
+            **settings,  # type: ignore[arg-type]
         )
         self.carrier = SimulatedCarrier(self.settings, short_voice)
         self.agent = MiniAgent(self.settings.simulated_api_base_url, SIMULATED_ACCOUNT_SID, TOKEN)
@@ -268,3 +280,29 @@ async def test_stopping_the_campaign_hangs_up_a_live_simulated_call(bus):
         await asyncio.wait_for(record.ended.wait(), 10)
     assert isinstance(completed, CallCompleted)
     assert record.stopped and not record.hung_up_by_agent
+
+
+async def test_a_recorded_call_leaves_a_wav_of_both_sides(bus, tmp_path):
+    world = SimulatedWorld(bus, record_calls=True, data_dir=str(tmp_path))
+    request = call_request(phone_number=number_for("interested"))
+    async with world.serving():
+        await bus.publish(request)
+        recorded = await wait_for_event(bus, subject_for(CallRecorded, request.call_id), 30)
+    path = Path(urlparse(recorded.recording_url).path)
+    assert path == tmp_path / "recordings" / f"{request.call_id}.wav"
+    with wave.open(str(path)) as recording:
+        assert (recording.getnchannels(), recording.getframerate()) == (2, 8000)
+        frames = recording.readframes(recording.getnframes())
+    samples = array.array("h", frames)
+    prospect, agent = samples[0::2], samples[1::2]
+    assert max(map(abs, prospect)) > 0 and max(map(abs, agent)) > 0  # both sides were heard
+    assert recorded.channels == 2 and recorded.duration_seconds == round(len(prospect) / 8000)
+
+
+async def test_an_unrecorded_call_leaves_no_recording(bus, tmp_path):
+    world = SimulatedWorld(bus, data_dir=str(tmp_path))
+    request = call_request(phone_number=number_for("interested"))
+    async with world.serving():
+        await bus.publish(request)
+        await world.outcome(request.call_id)
+    assert not (tmp_path / "recordings").exists()

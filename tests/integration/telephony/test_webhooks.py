@@ -5,7 +5,14 @@ import xml.etree.ElementTree as ElementTree
 import httpx
 import pytest
 
-from libs.events import CallAnswered, CallCompleted, CallPlaced, history_of, subject_for
+from libs.events import (
+    CallAnswered,
+    CallCompleted,
+    CallPlaced,
+    CallRecorded,
+    history_of,
+    subject_for,
+)
 from tests.integration.telephony.support import (
     ACCOUNT_SID,
     FakeTwilioApi,
@@ -219,3 +226,30 @@ async def test_a_fax_that_answers_is_hung_up_at_once(bus):
     answered = await wait_for_event(bus, subject_for(CallAnswered, request.call_id))
     assert answered.answered_by == "fax"
     assert fake.updates == [(f"CA{1:032x}.json", {"Status": ["completed"]})]
+
+
+async def test_a_recorded_call_asks_twilio_for_both_channels_and_keeps_the_recording(bus):
+    fake = FakeTwilioApi()
+    async with (
+        telephony_against(bus, fake, record_calls=True) as settings,
+        httpx.AsyncClient() as client,
+    ):
+        request, hooks = await placed_call(bus, settings, client)
+        url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/RE1"
+        recording = params(
+            RecordingSid="RE1",
+            RecordingUrl=url,
+            RecordingStatus="completed",
+            RecordingDuration="42",
+            RecordingChannels="2",
+        )
+        stored = await hooks.post("/twilio/recording", recording)
+        again = await hooks.post("/twilio/recording", recording)
+    [create] = fake.creates
+    assert (create["Record"], create["RecordingChannels"]) == (["true"], ["dual"])
+    assert create["RecordingStatusCallback"] == [hooks.public("/twilio/recording")]
+    assert (stored.status_code, again.status_code) == (204, 204)
+    recorded = await wait_for_event(bus, subject_for(CallRecorded, request.call_id))
+    assert (recorded.recording_url, recorded.duration_seconds) == (url, 42.0)
+    history = await stored_events(bus, history_of("call", request.call_id))
+    assert [type(e).__name__ for e in history].count("CallRecorded") == 1  # one, not two
