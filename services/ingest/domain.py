@@ -16,7 +16,7 @@ import msgspec
 from libs.events.ids import fast_uuid5, lead_id_for
 from libs.events.model import LeadImported, LeadProfile
 from libs.phone import InvalidPhoneNumberError, normalise_phone_number
-from services.ingest.call_window import parse_call_window
+from services.ingest.call_window import BestCallTime, read_best_call_time
 from services.ingest.columns import ColumnMap
 from services.ingest.vocabulary import OTHER, business_type_for, company_size_for
 
@@ -99,15 +99,15 @@ def _profile(
     if business_type == OTHER:
         shown = f"{written_type!r} is not" if written_type else "no business type is"
         warnings.append(_warning(row, "business_type", f"{shown} a known type; kept as Other"))
-    size = company_size_for(values["company_size"])
+    written_size = values["company_size"]
+    size = company_size_for(written_size)
     if size is None:
-        message = f"{values['company_size']!r} is not a size or an employee count; kept as unknown"
+        message = f"{written_size!r} is not a size or an employee count; kept as unknown"
         warnings.append(_warning(row, "company_size", message))
     call_time = values["best_call_time"]
-    window = parse_call_window(call_time)
-    if window is None and call_time:
-        message = f"{call_time!r} is not a time of day we can read; kept as written"
-        warnings.append(_warning(row, "best_call_time", message))
+    reading = read_best_call_time(call_time)
+    if call_time and (warning := _call_time_warning(row, call_time, reading)) is not None:
+        warnings.append(warning)
     if not time_zones:
         message = "the number's time zone is unknown, so it cannot be called within hours"
         warnings.append(_warning(row, "contact_number", message))
@@ -119,12 +119,28 @@ def _profile(
         company_size=size or "unknown",
         current_challenges=values["current_challenges"],
         best_call_time=call_time,
-        best_call_window=window,
+        best_call_window=reading.window,
+        best_call_days=reading.days,
         time_zones=time_zones,
         business_type_original="" if written_type == business_type else written_type,
+        # "12 employees" becomes small: the count is kept for whoever reads the lead later.
+        company_size_original="" if written_size == size else written_size,
         attributes=attributes,
     )
     return lead, warnings
+
+
+def _call_time_warning(row: int, written: str, reading: BestCallTime) -> RowIssue | None:
+    """Whatever part of a best call time was not understood is said, never dropped: the
+    lead is still called, within what was read."""
+    if not reading.understood:
+        message = f"{written!r} is not a time or a day we can read; kept as written"
+    elif reading.unread:
+        unread = ", ".join(repr(word) for word in reading.unread)
+        message = f"{written!r} was read as {reading.describe()}; not understood: {unread}"
+    else:
+        return None
+    return _warning(row, "best_call_time", message)
 
 
 def _warning(row: int, column: str, message: str) -> RowIssue:

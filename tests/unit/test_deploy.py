@@ -79,6 +79,22 @@ def test_compose_runs_a_three_node_cluster_and_every_service():
     assert services["analytics"]["deploy"]["replicas"] == 1
 
 
+def test_every_service_reads_the_projects_env_file_and_mode_stays_required():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    for service in SERVICES:
+        settings = compose["services"][service]
+        [env_file] = settings["env_file"]
+        # Relative to the compose file's folder, as the build context is.
+        assert (DEPLOY / env_file["path"]).resolve() == ROOT / ".env"
+        assert env_file["required"] is False  # without a .env every default holds
+        environment = settings["environment"]
+        assert environment["MODE"].startswith("${MODE:?")
+        assert environment["API_TOKEN"].startswith("${API_TOKEN:?")
+        # An empty default here would win over the same variable in .env and blank it.
+        masked = [name for name, value in environment.items() if ":-" in str(value)]
+        assert masked == []
+
+
 def test_the_gateway_routes_every_public_path_to_its_owner():
     config = (DEPLOY / "gateway" / "nginx.conf").read_text()
     locations = dict(re.findall(r"location (?:= )?(\S+)\s*\{[^}]*?proxy_pass http://(\w+)", config))

@@ -65,7 +65,7 @@ async def test_a_csv_body_is_imported_and_the_report_names_each_bad_row(bus, tmp
         {
             "row": 5,
             "column": "best_call_time",
-            "message": "'whenever' is not a time of day we can read; kept as written",
+            "message": "'whenever' is not a time or a day we can read; kept as written",
             "severity": "warning",
         },
     ]
@@ -96,6 +96,45 @@ async def test_a_csv_body_is_imported_and_the_report_names_each_bad_row(bus, tmp
         "Other",
         "Pet grooming",
     )
+
+
+async def test_days_and_the_uploaded_size_reach_the_lead_and_unread_times_the_report(bus, tmp_path):
+    body = csv_body(
+        lead_row(1, company_size="12 employees", best_call_time="Tue/Thu 2-4pm"),
+        lead_row(2, company_size="small", best_call_time="weekdays after 3pm"),
+        lead_row(3, best_call_time="call me maybe"),
+        lead_row(4, best_call_time='"Fridays, 2-4pm EST"'),  # quoted: it holds a comma
+    )
+    async with serving(bus, tmp_path) as client:
+        response = await client.post("/leads/upload", content=body, headers=CSV)
+    report = response.json()
+    assert (report["counts"]["imported"], report["counts"]["warnings"]) == (4, 2)
+    assert report["issues"] == [
+        {
+            "row": 4,
+            "column": "best_call_time",
+            "message": "'call me maybe' is not a time or a day we can read; kept as written",
+            "severity": "warning",
+        },
+        {
+            "row": 5,
+            "column": "best_call_time",
+            "message": "'Fridays, 2-4pm EST' was read as 14:00-16:00 on Fri; not understood: 'EST'",
+            "severity": "warning",
+        },
+    ]
+    leads = [event.lead for event in await imported_events(bus)]
+    assert [(lead.best_call_days, lead.best_call_window) for lead in leads] == [
+        ((1, 3), TimeWindow(start=time(14), end=time(16))),
+        ((0, 1, 2, 3, 4), TimeWindow(start=time(15), end=time(17))),
+        ((), None),
+        ((4,), TimeWindow(start=time(14), end=time(16))),
+    ]
+    assert [(lead.company_size, lead.company_size_original) for lead in leads[:2]] == [
+        ("small", "12 employees"),
+        ("small", ""),
+    ]
+    assert leads[2].best_call_time == "call me maybe"  # kept as written
 
 
 async def test_a_multipart_upload_names_the_source_after_the_file(bus, tmp_path):

@@ -141,6 +141,7 @@ def test_what_cannot_be_understood_is_kept_as_written_with_warnings():
         business_type="Other",
         business_type_original="Pet grooming",
         company_size="unknown",
+        company_size_original="huge",
         current_challenges="",
         best_call_time="whenever suits",
         best_call_window=None,
@@ -161,7 +162,7 @@ def test_what_cannot_be_understood_is_kept_as_written_with_warnings():
         RowIssue(
             row=3,
             column="best_call_time",
-            message="'whenever suits' is not a time of day we can read; kept as written",
+            message="'whenever suits' is not a time or a day we can read; kept as written",
             severity="warning",
         ),
     ]
@@ -173,6 +174,64 @@ def test_a_known_business_type_written_exactly_keeps_no_original():
     valid, _ = validate_row(2, row, COLUMNS, "US")
     assert valid is not None
     assert (valid.lead.business_type, valid.lead.business_type_original) == ("Restaurant", "")
+
+
+@pytest.mark.parametrize(
+    ("written", "size", "original"),
+    [
+        ("12 employees", "small", "12 employees"),
+        ("50-200", "medium", "50-200"),
+        ("Enterprise", "large", "Enterprise"),
+        ("medium", "medium", ""),
+        ("", "unknown", ""),
+    ],
+)
+def test_a_company_size_mapped_to_a_category_keeps_the_uploaded_text(written, size, original):
+    row = [*ROSA]
+    row[4] = written
+    valid, issues = validate_row(2, row, COLUMNS, "US")
+    assert valid is not None and issues == []
+    assert (valid.lead.company_size, valid.lead.company_size_original) == (size, original)
+
+
+@pytest.mark.parametrize(
+    ("written", "days", "window"),
+    [
+        ("Tue/Thu 2-4pm", (1, 3), TimeWindow(start=time(14), end=time(16))),
+        ("Mon-Fri 9am-12pm", (0, 1, 2, 3, 4), TimeWindow(start=time(9), end=time(12))),
+        ("weekdays after 3pm", (0, 1, 2, 3, 4), TimeWindow(start=time(15), end=time(17))),
+        ("Tuesday 10-11", (1,), TimeWindow(start=time(10), end=time(11))),
+        ("Tuesdays", (1,), None),  # a day alone is understood: any hour the rules allow
+    ],
+)
+def test_the_days_in_a_best_call_time_go_on_the_lead_with_its_window(written, days, window):
+    row = [*ROSA]
+    row[6] = written
+    valid, issues = validate_row(2, row, COLUMNS, "US")
+    assert valid is not None and issues == []
+    assert valid.lead == rosa_profile(
+        best_call_time=written, best_call_window=window, best_call_days=days
+    )
+
+
+def test_a_best_call_time_read_only_in_part_says_what_was_read_and_what_was_not():
+    row = [*ROSA]
+    row[6] = "Tue/Thu 2-4pm PST, 1st week"
+    valid, issues = validate_row(6, row, COLUMNS, "US")
+    assert valid is not None
+    assert (valid.lead.best_call_days, valid.lead.best_call_window) == (
+        (1, 3),
+        TimeWindow(start=time(14), end=time(16)),
+    )
+    assert issues == [
+        RowIssue(
+            row=6,
+            column="best_call_time",
+            message="'Tue/Thu 2-4pm PST, 1st week' was read as 14:00-16:00 on Tue, Thu; "
+            "not understood: 'PST', '1st', 'week'",
+            severity="warning",
+        )
+    ]
 
 
 def test_status_defaults_to_pending_and_is_kept_otherwise():
