@@ -13,7 +13,7 @@ from libs.bus import EventBus
 from libs.events import AnyEvent
 from libs.runtime.app import build_app
 from libs.runtime.plugin import ServicePlugin
-from services.analytics.app import PROBLEMS, analytics_router
+from services.analytics.app import PROBLEMS, analytics_routers
 from services.analytics.config import AnalyticsSettings
 from services.analytics.results_contract import contract_violations
 from services.analytics.schema import TABLES
@@ -62,7 +62,7 @@ async def serving(
 
     plugin = ServicePlugin(
         name="analytics",
-        route_handlers=[analytics_router(workers.store)],
+        route_handlers=analytics_routers(workers),
         workers=capture,
         problems=PROBLEMS,
     )

@@ -35,7 +35,14 @@ from services.analytics.domain import (
     merge_campaign,
     neutralise_cell,
 )
-from services.analytics.filters import InvalidFilterError, Period, parse_period
+from services.analytics.filters import (
+    InvalidFilterError,
+    Period,
+    parse_call_id,
+    parse_call_status,
+    parse_page,
+    parse_period,
+)
 from services.analytics.results_contract import CALL_STATUSES, ORIGINAL_COLUMNS
 from services.analytics.rows import CallRow, CampaignRow
 from services.analytics.schema import CALLS, CAMPAIGNS, LEADS, TABLES
@@ -300,6 +307,27 @@ def test_the_readme_documents_the_mapping_the_results_use():
     documented = readme_mapping()
     assert documented.pop("not-dialled:<rule>") == ""
     assert documented == CALL_STATUS_OF_RESULT
+
+
+def test_call_list_parameters_name_the_one_at_fault():
+    assert parse_page("50", "0") == (50, 0)
+    assert parse_page("500", "1000") == (500, 1000)
+    assert parse_call_status("timeout") == "timeout"
+    assert parse_call_status("not-dialled:frequency_cap") == "not-dialled:frequency_cap"
+    assert parse_call_status("not-dialled") == "not-dialled"
+    assert parse_call_status(None) is None
+    with pytest.raises(InvalidFilterError, match=r"^limit: '0' is not a whole number between 1"):
+        parse_page("0", "0")
+    with pytest.raises(InvalidFilterError, match=r"^limit: '501' is not a whole number"):
+        parse_page("501", "0")
+    with pytest.raises(InvalidFilterError, match=r"^offset: 'x' is not a whole number 0 or more"):
+        parse_page("5", "x")
+    with pytest.raises(InvalidFilterError, match=r"^status: 'completed' is not a call_status"):
+        parse_call_status("completed")
+    with pytest.raises(InvalidFilterError, match=r"^status: 'not-dialled:lunch' is not"):
+        parse_call_status("not-dialled:lunch")
+    with pytest.raises(InvalidFilterError, match=r"^call_id: 'nope' is not a call id"):
+        parse_call_id("nope")
 
 
 def test_a_recording_and_a_callback_reach_their_rows():
