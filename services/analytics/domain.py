@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import get_args
 from uuid import UUID
 
 import msgspec
@@ -30,6 +31,7 @@ from libs.events.model import (
     CampaignResumed,
     CampaignStarted,
     CampaignStopped,
+    ComplianceRule,
     LeadImported,
     LeadOptedOut,
     LeadProfile,
@@ -37,6 +39,7 @@ from libs.events.model import (
     OutcomeRecorded,
     TranscriptFinalized,
 )
+from services.analytics.results_contract import ORIGINAL_COLUMNS, is_e164
 from services.analytics.rows import (
     CallRow,
     CampaignLeadRow,
@@ -50,27 +53,67 @@ from services.analytics.rows import (
     utc,
 )
 
-# The original system's results columns, in its order, then how often the lead was called.
-RESULT_COLUMNS = (
-    "business_name",
-    "contact_number",
-    "contact_name",
-    "business_type",
-    "company_size",
-    "current_challenges",
-    "best_call_time",
-    "status",
-    "call_status",
-    "call_date",
-    "conversation_summary",
-    "interest_level",
-    "scheduled_meeting",
-    "next_steps",
+# Ours come after the original system's columns: how often the lead was called, what
+# exactly happened on its latest call (call_status keeps the original's three words), why a
+# lead was not called, our categories beside the uploaded text, and links to the call.
+EXTRA_COLUMNS = (
     "attempts",
+    "call_result",
+    "status_reason",
+    "business_category",
+    "size_category",
+    "callback_at",
+    "recording_url",
+    "call_id",
 )
+RESULT_COLUMNS = ORIGINAL_COLUMNS + EXTRA_COLUMNS
+
+# What happened on a call, and the original system's call_status for it. The README's
+# Results table is this mapping; a test keeps the two the same.
+CALL_STATUS_OF_RESULT: dict[str, str] = {
+    "answered": "answered",  # a person picked up and talked with the agent
+    "opted-out": "answered",  # a person picked up and asked never to be called again
+    "agent-lost": "answered",  # a person picked up but no conversation was recorded
+    "voicemail": "answered",  # a machine picked up; the agent left its message
+    "fax": "failed",
+    "busy": "failed",
+    "invalid-number": "failed",
+    "rejected": "failed",  # the carrier refused to place it
+    "failed": "failed",
+    "canceled": "failed",  # hung up by us before it was answered
+    "no-answer": "timeout",  # rang out
+    "timeout": "timeout",  # no final word from the carrier within the call's limit
+    "queued": "",  # still live: no result yet
+    "ringing": "",
+}
+# A call the rules refused at the dial is `not-dialled:<rule>`: never dialled, so no status.
+NOT_DIALLED = "not-dialled"
+COMPLIANCE_RULES: tuple[str, ...] = get_args(ComplianceRule)
+
+# Why a lead that opted out is excluded, by where its (first) opt-out came from.
+OPT_OUT_REASONS: dict[str, str] = {
+    "do-not-call-list": "on the do-not-call list",
+    "call": "opted out on a call",
+    "api": "opted out",
+}
+NOT_CALLED_REASON = "not called: "  # then the rule that kept the lead from every call so far
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def not_dialled(rule: str) -> str:
+    return f"{NOT_DIALLED}:{rule}"
+
+
+def call_status_of(result: str) -> str:
+    """The original system's call_status for a call_result ("" for none)."""
+    return CALL_STATUS_OF_RESULT.get(result, "")
+
+
+def known_call_results() -> tuple[str, ...]:
+    """Every call_result a call can have, each not-dialled rule spelled out."""
+    return (*CALL_STATUS_OF_RESULT, *(not_dialled(rule) for rule in COMPLIANCE_RULES))
 
 
 def merge_campaign(older: CampaignRow, newer: CampaignRow) -> CampaignRow:
@@ -282,6 +325,8 @@ class ProjectionBatch:
             next_steps=event.next_steps,
             notes=event.notes,
             source=event.source,
+            summary_written_by=event.summary_written_by,
+            callback_at=utc(event.callback_at) if event.callback_at else None,
         )
         current = self.outcomes.get(event.call_id)
         if current is None or row.recorded_at >= current.recorded_at:
@@ -313,6 +358,7 @@ def lead_row(
         current_challenges=lead.current_challenges,
         best_call_time=lead.best_call_time,
         business_type_original=lead.business_type_original,
+        company_size_original=lead.company_size_original,
         imported_status=status,
         source=source,
         imported_at=utc(imported_at) if imported_at else None,
@@ -340,6 +386,8 @@ def fill_call(
                 row.provider_error_code = event.provider_error_code
         case CallCompleted():
             row.completed_at, row.duration_seconds = at, event.duration_seconds
+            if event.recording_url:
+                row.recording_url = event.recording_url
 
 
 def continues(last_sequence: int, sequences: Sequence[int]) -> bool:
@@ -348,5 +396,10 @@ def continues(last_sequence: int, sequences: Sequence[int]) -> bool:
 
 
 def neutralise_cell(text: str) -> str:
-    """Prefix a would-be formula with a quote, so a spreadsheet shows it as text (OWASP)."""
-    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
+    """Prefix a would-be formula with a quote, so a spreadsheet shows it as text (OWASP).
+
+    A cell that is exactly an E.164 number stays as it is: `+` and digits alone compute
+    nothing, and the original file gave phone numbers bare."""
+    if text.startswith(FORMULA_TRIGGERS) and not is_e164(text):
+        return f"'{text}"
+    return text

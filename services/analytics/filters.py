@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID
 
 import msgspec
 
+from services.analytics.domain import NOT_DIALLED, known_call_results
+from services.analytics.results_contract import CALL_STATUSES
 from services.analytics.rows import naive_utc
 
 
@@ -47,3 +50,45 @@ def parse_period(start: str | None, end: str | None) -> Period:
     if period.start and period.end and period.start >= period.end:
         raise InvalidFilterError("to", f"{end!r} is not after from={start!r}")
     return period
+
+
+# A page of calls: enough for a screen, small enough that a page is one quick query.
+PAGE_LIMITS = (1, 500)
+DEFAULT_PAGE = 50
+
+
+def parse_count(parameter: str, text: str, low: int, high: int | None) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"{low} or more"
+        raise InvalidFilterError(parameter, f"{text!r} is not a whole number {bounds}")
+    return value
+
+
+def parse_page(limit: str, offset: str) -> tuple[int, int]:
+    return (
+        parse_count("limit", limit, *PAGE_LIMITS),
+        parse_count("offset", offset, 0, None),
+    )
+
+
+def parse_call_id(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise InvalidFilterError("call_id", f"{text!r} is not a call id (a UUID)") from None
+
+
+def parse_call_status(text: str | None) -> str | None:
+    """A call_status or call_result value, or `not-dialled` for every rule's refusals."""
+    if text is None:
+        return None
+    known = tuple(dict.fromkeys((*CALL_STATUSES, *known_call_results(), NOT_DIALLED)))
+    if text not in known:
+        raise InvalidFilterError(
+            "status", f"{text!r} is not a call_status or call_result: one of {', '.join(known)}"
+        )
+    return text

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import load_settings
-from services.analytics.app import PROBLEMS, analytics_router
+from services.analytics.app import PROBLEMS, analytics_routers
 from services.analytics.config import AnalyticsSettings
 from services.analytics.service import Analytics
 
@@ -15,7 +15,7 @@ def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
     workers = Analytics(load_settings(AnalyticsSettings, environ))
     return ServicePlugin(
         name="analytics",
-        route_handlers=[analytics_router(workers.store)],
+        route_handlers=analytics_routers(workers),
         workers=workers.running,
         problems=PROBLEMS,
     )

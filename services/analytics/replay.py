@@ -1,4 +1,5 @@
-"""Read a stretch of the stream by sequence, for a rebuild or to fill a gap in the projection.
+"""Read the stream: a stretch by sequence, for a rebuild or to fill a gap in the projection,
+or one entity's history, for the Calls API.
 
 An ephemeral pull consumer without acks: nothing is remembered on the server, the
 projection itself knows where it stands (its last applied sequence).
@@ -23,6 +24,16 @@ from libs.bus.bus import EventBus
 from libs.events.codec import MalformedEventError, decode_event
 from libs.events.model import AnyEvent
 from libs.events.subjects import ALL_SUBJECTS
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One event as the stream holds it: where, and the JSON it was stored as."""
+
+    sequence: int
+    subject: str
+    event: AnyEvent
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +79,12 @@ class Puller:
             self.inbox, cb=self._on_message, pending_msgs_limit=4 * self.batch_size
         )
 
-    async def next_batch(self) -> list[Msg]:
+    async def next_batch(self, size: int | None = None) -> list[Msg]:
+        """Up to `size` messages (default: the batch size); fewer when the stream has no more."""
         self.messages, self.status = [], ""
         self.complete.clear()
-        request = {"batch": self.batch_size, "expires": int(self.timeout * 1e9)}
+        wanted = self.batch_size = size or self.batch_size
+        request = {"batch": wanted, "expires": int(self.timeout * 1e9)}
         await self.bus.nc.publish(self.subject, json.dumps(request).encode(), reply=self.inbox)
         await asyncio.wait_for(self.complete.wait(), timeout=self.timeout + 5)
         if self.status not in ("", "404", "408"):
@@ -149,3 +162,56 @@ def _decode(messages: list[Msg], stop: int) -> tuple[list[AnyEvent], int]:
                 error=str(exc),
             )
     return events, sequence
+
+
+async def read_history(
+    bus: EventBus, subject: str, *, batch_size: int = 256, timeout: float = 2.0
+) -> list[Recorded]:
+    """Every event stored so far on `subject` (a filter such as `history_of("call", id)`),
+    in stream order. Events stored while it reads are left for the next read."""
+    info = await bus.js.add_consumer(
+        bus.stream,
+        ConsumerConfig(
+            filter_subject=subject,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=60.0,
+            mem_storage=True,
+            num_replicas=1,
+        ),
+    )
+    total = info.num_pending  # counted when the consumer was made: the history as of now
+    recorded: list[Recorded] = []
+    puller = Puller(bus, info.name, batch_size, timeout)
+    try:
+        if total:
+            await puller.start()
+            received = 0
+            while received < total:
+                messages = await puller.next_batch(min(batch_size, total - received))
+                if not messages:
+                    break  # purged while we read
+                received += len(messages)
+                recorded.extend(_recorded(messages))
+    finally:
+        await puller.stop()
+        with contextlib.suppress(NotFoundError, nats.errors.Error):
+            await bus.js.delete_consumer(bus.stream, info.name)
+    return recorded
+
+
+def _recorded(messages: list[Msg]) -> list[Recorded]:
+    recorded: list[Recorded] = []
+    for message in messages:
+        sequence = message.metadata.sequence.stream
+        try:
+            event = decode_event(message.data, message.subject)
+        except MalformedEventError as exc:
+            logger.error(
+                "Skipping unreadable event at seq {sequence}: {error}",
+                sequence=sequence,
+                error=str(exc),
+            )
+            continue
+        recorded.append(Recorded(sequence, message.subject, event, message.data))
+    return recorded

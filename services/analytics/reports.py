@@ -12,36 +12,99 @@ from uuid import UUID
 import duckdb
 import msgspec
 
+from services.analytics.domain import (
+    CALL_STATUS_OF_RESULT,
+    NOT_CALLED_REASON,
+    NOT_DIALLED,
+    OPT_OUT_REASONS,
+)
 from services.analytics.filters import Period
 
-# A call's final word, in the original system's vocabulary plus the carrier's reasons.
-CALL_STATUS = """
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the results file's moments, in UTC
+
+
+def sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_lookup(expression: str, mapping: dict[str, str], otherwise: str) -> str:
+    """A CASE that maps each key of `mapping` to its value (the mapping lives in domain)."""
+    arms = " ".join(
+        f"WHEN {sql_text(key)} THEN {sql_text(value)}" for key, value in mapping.items()
+    )
+    return f"CASE {expression} {arms} ELSE {otherwise} END"
+
+
+# What happened on a call (domain.CALL_STATUS_OF_RESULT lists every value). The carrier's
+# reason wins; then who answered; then what the conversation recorded about how it ended.
+CALL_RESULT = f"""
     CASE
+        WHEN c.refusal_rule IS NOT NULL THEN {sql_text(NOT_DIALLED + ":")} || c.refusal_rule
         WHEN c.failure_reason = 'machine' THEN 'voicemail'
         WHEN c.failure_reason IS NOT NULL THEN c.failure_reason
-        WHEN c.answered_by IN ('machine', 'fax') OR t.ended_by = 'voicemail' THEN 'voicemail'
-        WHEN c.answered_at IS NOT NULL OR c.completed_at IS NOT NULL
-            OR t.call_id IS NOT NULL OR o.call_id IS NOT NULL THEN 'answered'
+        WHEN c.answered_by = 'fax' THEN 'fax'
+        WHEN c.answered_by = 'machine' OR t.ended_by = 'voicemail' THEN 'voicemail'
+        WHEN c.answered_at IS NULL AND c.completed_at IS NULL
+            AND t.call_id IS NULL AND o.call_id IS NULL
+            THEN CASE WHEN c.placed_at IS NOT NULL THEN 'ringing' ELSE 'queued' END
+        WHEN t.ended_by = 'opt-out' OR oc.call_id IS NOT NULL THEN 'opted-out'
+        -- the agent failed, or the call ended with no conversation recorded at all
+        WHEN t.ended_by = 'error' OR (c.completed_at IS NOT NULL
+            AND t.call_id IS NULL AND o.call_id IS NULL) THEN 'agent-lost'
+        ELSE 'answered'
+    END"""
+
+# Where the call is now, for the Calls API.
+CALL_STATE = """
+    CASE
+        WHEN c.refusal_rule IS NOT NULL THEN 'not-dialled'
+        WHEN c.failed_at IS NOT NULL THEN 'failed'
+        WHEN c.completed_at IS NOT NULL OR t.call_id IS NOT NULL OR o.call_id IS NOT NULL
+            THEN 'ended'
+        WHEN c.answered_by IN ('machine', 'fax') THEN 'voicemail'
+        WHEN c.answered_at IS NOT NULL THEN 'answered'
         WHEN c.placed_at IS NOT NULL THEN 'ringing'
         ELSE 'queued'
     END"""
 
+# The results that mean a person was on the line, and those that mean a machine was:
+# the statistics count these as answered leads and as voicemails.
+PERSON_ANSWERED = ("answered", "opted-out", "agent-lost")
+MACHINE_ANSWERED = ("voicemail", "fax")
+LIVE = ("queued", "ringing")
+
 CALL_DATE = "coalesce(c.requested_at, c.placed_at, c.answered_at, c.failed_at, c.completed_at)"
 
-SCOPE = f"""
-scoped_calls AS (
-    SELECT c.call_id, c.lead_id, c.campaign_id, c.attempt, c.failure_reason,
-        {CALL_DATE} AS call_date,
-        {CALL_STATUS} AS call_status,
-        coalesce(c.duration_seconds, t.duration_seconds) AS duration_seconds,
-        t.turns, o.conversation_summary, o.interest_level, o.scheduled_meeting, o.next_steps
+# Every call with what its transcript and outcome add, its result and the original status.
+CALL_FACTS = f"""
+call_results AS (
+    SELECT c.*, {CALL_DATE} AS call_date, {CALL_RESULT} AS call_result, {CALL_STATE} AS state,
+        coalesce(c.completed_at, c.failed_at) AS ended_at,
+        coalesce(c.duration_seconds, t.duration_seconds) AS call_seconds,
+        t.turns, t.ended_by, o.conversation_summary, o.summary_written_by, o.interest_level,
+        o.scheduled_meeting, o.meeting_time, o.next_steps, o.callback_at
     FROM calls c
     LEFT JOIN transcripts t USING (call_id)
     LEFT JOIN outcomes o USING (call_id)
+    LEFT JOIN (SELECT DISTINCT call_id FROM opt_outs WHERE call_id IS NOT NULL) oc USING (call_id)
+),
+call_facts AS (
+    SELECT *, CASE WHEN call_result LIKE {sql_text(NOT_DIALLED + ":%")} THEN ''
+        ELSE {sql_lookup("call_result", CALL_STATUS_OF_RESULT, "''")} END AS call_status
+    FROM call_results
+)"""
+
+SCOPE = f"""{CALL_FACTS},
+scoped_calls AS (
+    SELECT c.call_id, c.lead_id, c.campaign_id, c.attempt, c.failure_reason, c.call_date,
+        c.call_result, c.call_status, c.call_seconds AS duration_seconds, c.turns,
+        c.conversation_summary, c.interest_level, c.scheduled_meeting, c.next_steps,
+        c.callback_at, c.recording_url
+    FROM call_facts c
     WHERE c.refusal_rule IS NULL  -- refused before the carrier: not a call, not an attempt
         AND ($campaign::UUID IS NULL OR c.campaign_id = $campaign::UUID)
-        AND ($start::TIMESTAMP IS NULL OR {CALL_DATE} >= $start::TIMESTAMP)
-        AND ($end::TIMESTAMP IS NULL OR {CALL_DATE} < $end::TIMESTAMP)
+        AND ($start::TIMESTAMP IS NULL OR c.call_date >= $start::TIMESTAMP)
+        AND ($end::TIMESTAMP IS NULL OR c.call_date < $end::TIMESTAMP)
 ),
 scoped_refusals AS (  -- calls not made, by the rule that stopped them, when or at the dial
     SELECT lead_id, campaign_id, rule, refused_at FROM (
@@ -60,12 +123,19 @@ scoped_leads AS (
         SELECT lead_id FROM campaign_leads WHERE campaign_id = $campaign::UUID)
 ),
 lead_opt_outs AS (  -- do-not-call is by number: an opt-out under any lead id counts
-    SELECT lead_id, min(opted_out_at) AS opted_out_at FROM (
-        SELECT lead_id, opted_out_at FROM opt_outs
+    SELECT lead_id, min(opted_out_at) AS opted_out_at,
+        arg_min(source, opted_out_at) AS opt_out_source
+    FROM (
+        SELECT lead_id, opted_out_at, source FROM opt_outs
         UNION ALL
-        SELECT l.lead_id, o.opted_out_at FROM leads l JOIN opt_outs o USING (phone_number)
+        SELECT l.lead_id, o.opted_out_at, o.source
+        FROM leads l JOIN opt_outs o USING (phone_number)
     ) GROUP BY lead_id
 )"""
+
+
+def sql_list(values: tuple[str, ...]) -> str:
+    return ", ".join(sql_text(value) for value in values)
 
 
 def facts(keys: str, members: str) -> str:
@@ -75,13 +145,15 @@ def facts(keys: str, members: str) -> str:
 facts AS (
     SELECT m.*, l.business_type, l.company_size,
         count(c.call_id) AS attempts,
-        coalesce(bool_or(c.call_status = 'answered'), false) AS answered,
+        coalesce(bool_or(c.call_result IN ({sql_list(PERSON_ANSWERED)})), false) AS answered,
         coalesce(bool_or(c.scheduled_meeting), false) AS booked,
-        count(c.call_id) FILTER (WHERE c.call_status = 'voicemail') AS voicemails,
+        count(c.call_id) FILTER (WHERE c.call_result IN ({sql_list(MACHINE_ANSWERED)}))
+            AS voicemails,
         arg_max(c.interest_level, c.call_date) FILTER (WHERE c.interest_level IS NOT NULL)
             AS interest_level,
-        arg_max(c.call_status, c.call_date) AS latest_status,
-        any_value(oo.opted_out_at) AS opted_out_at
+        arg_max(c.call_result, c.call_date) AS latest_result,
+        any_value(oo.opted_out_at) AS opted_out_at,
+        any_value(oo.opt_out_source) AS opt_out_source
     FROM ({members}) m
     JOIN leads l USING (lead_id)
     LEFT JOIN scoped_calls c ON {join}
@@ -93,7 +165,7 @@ statuses AS (
         WHEN opted_out_at IS NOT NULL AND attempts = 0 THEN 'excluded'
         WHEN opted_out_at IS NOT NULL THEN 'opted_out'
         WHEN attempts = 0 THEN 'pending'
-        WHEN latest_status IN ('queued', 'ringing') THEN 'in_progress'
+        WHEN latest_result IN ({sql_list(LIVE)}) THEN 'in_progress'
         ELSE 'called'
     END AS status FROM facts
 )"""
@@ -171,24 +243,48 @@ SELECT
     (SELECT quantile_cont(latency, 0.95) FROM latencies)
 """
 
+# Why a lead was not called, for those the status alone does not explain.
+STATUS_REASON = f"""
+    CASE
+        WHEN s.status IN ('excluded', 'opted_out')
+            THEN {sql_lookup("s.opt_out_source", OPT_OUT_REASONS, "'opted out'")}
+        WHEN s.status = 'pending' AND r.rule IS NOT NULL
+            THEN {sql_text(NOT_CALLED_REASON)} || r.rule
+        ELSE ''
+    END"""
+
 RESULTS = f"""
 WITH {SCOPE}, {facts("lead_id", LEAD_MEMBERS)},
 latest AS (
     SELECT * FROM scoped_calls QUALIFY row_number() OVER (
         PARTITION BY lead_id
         ORDER BY call_date DESC NULLS LAST, attempt DESC NULLS LAST, call_id DESC) = 1
+),
+latest_refusal AS (
+    SELECT lead_id, arg_max(rule, refused_at) AS rule FROM scoped_refusals GROUP BY lead_id
 )
-SELECT l.business_name, l.phone_number AS contact_number, l.contact_name, l.business_type,
-    l.company_size, l.current_challenges, l.best_call_time, s.status,
+SELECT l.business_name, l.phone_number AS contact_number, l.contact_name,
+    coalesce(nullif(l.business_type_original, ''), l.business_type) AS business_type,
+    coalesce(nullif(l.company_size_original, ''), l.company_size) AS company_size,
+    l.current_challenges, l.best_call_time, s.status,
     coalesce(c.call_status, '') AS call_status,
-    coalesce(strftime(c.call_date, '%Y-%m-%dT%H:%M:%SZ'), '') AS call_date,
+    coalesce(strftime(c.call_date, '{ISO_FORMAT}'), '') AS call_date,
     coalesce(c.conversation_summary, '') AS conversation_summary,
     coalesce(c.interest_level, '') AS interest_level,
     CASE WHEN c.call_id IS NULL THEN '' WHEN c.scheduled_meeting THEN 'true' ELSE 'false' END
         AS scheduled_meeting,
     coalesce(c.next_steps, '') AS next_steps,
-    s.attempts
-FROM statuses s JOIN leads l USING (lead_id) LEFT JOIN latest c USING (lead_id)
+    s.attempts,
+    coalesce(c.call_result, {sql_text(NOT_DIALLED + ":")} || r.rule, '') AS call_result,
+    {STATUS_REASON} AS status_reason,
+    l.business_type AS business_category,
+    l.company_size AS size_category,
+    coalesce(strftime(c.callback_at, '{ISO_FORMAT}'), '') AS callback_at,
+    coalesce(c.recording_url, '') AS recording_url,
+    coalesce(c.call_id::VARCHAR, '') AS call_id
+FROM statuses s JOIN leads l USING (lead_id)
+LEFT JOIN latest c USING (lead_id)
+LEFT JOIN latest_refusal r USING (lead_id)
 ORDER BY l.business_name, l.phone_number
 """
 

@@ -27,7 +27,8 @@ class LeadRow(msgspec.Struct, kw_only=True):
     company_size: str
     current_challenges: str
     best_call_time: str
-    business_type_original: str
+    business_type_original: str  # the uploaded text; empty when it was our category already
+    company_size_original: str  # likewise; empty too for leads imported before it was kept
     imported_status: str | None  # the uploaded CSV's status column
     source: str | None
     imported_at: datetime | None  # None: known only from a call request
@@ -71,6 +72,7 @@ class CallRow(msgspec.Struct, kw_only=True):
     refusal_rule: str | None = None  # a compliance rule stopped it before the carrier
     completed_at: datetime | None = None
     duration_seconds: float | None = None
+    recording_url: str | None = None
 
 
 class TurnRow(msgspec.Struct, kw_only=True):
@@ -103,6 +105,8 @@ class OutcomeRow(msgspec.Struct, kw_only=True):
     next_steps: str
     notes: str
     source: str
+    summary_written_by: str | None  # model or template; None: recorded before it was kept
+    callback_at: datetime | None  # the prospect asked to be called back then
 
 
 class OptOutRow(msgspec.Struct, kw_only=True):

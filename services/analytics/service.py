@@ -7,11 +7,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from loguru import logger
+
 from libs.bus.bus import EventBus
 from libs.bus.consumer import ConsumerSettings, DurableBatchConsumer
 from services.analytics.config import AnalyticsSettings
 from services.analytics.store import ProjectionStore, blocking
 from services.analytics.worker import Projector, keep_results_file, reconcile, write_results
+
+# How long a read waits for the projection to reach events it has just read on the stream.
+CATCH_UP_SECONDS = 5.0
 
 
 class Analytics:
@@ -20,6 +25,24 @@ class Analytics:
     def __init__(self, settings: AnalyticsSettings) -> None:
         self.settings = settings
         self.store = ProjectionStore(settings.duckdb_file)
+        self.projector: Projector | None = None  # while running
+
+    async def caught_up_to(self, sequence: int, timeout: float = CATCH_UP_SECONDS) -> bool:
+        """Wait until the projection has applied the stream up to `sequence`, so that what a
+        reader takes from the tables agrees with what it has read on the stream."""
+        if self.projector is None:
+            return self.store.last_sequence >= sequence
+        try:
+            await self.projector.wait_for(sequence, timeout=timeout)
+        except TimeoutError:
+            logger.warning(
+                "Projection at seq {at} has not reached seq {sequence} in {timeout}s",
+                at=self.store.last_sequence,
+                sequence=sequence,
+                timeout=timeout,
+            )
+            return False
+        return True
 
     @asynccontextmanager
     async def running(self, bus: EventBus) -> AsyncIterator[Projector]:
@@ -46,8 +69,10 @@ class Analytics:
         try:
             await reconcile(projector, bus, settings.analytics_durable)
             async with consumer.running():
+                self.projector = projector
                 yield projector
         finally:
+            self.projector = None
             results.cancel()
             await asyncio.gather(results, return_exceptions=True)
             if projector.changed.is_set():  # the last batches, not yet in the file

@@ -13,6 +13,7 @@ from libs.events import (
     CallFailed,
     CallPlaced,
     CallRequested,
+    CallsWithheld,
     CampaignFinished,
     CampaignStarted,
     LeadImported,
@@ -216,3 +217,223 @@ def realistic_events(count: int, *, campaign_size: int = 1000, seed: int = 7) ->
     while len(history.events) < count:
         history.campaign(campaign_size, first_number=len(history.events))
     return history.events[:count]
+
+
+FATES_CAMPAIGN = UUID("00000000-0000-4000-8000-0000000fa7e5")
+FATES_DAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+RECORDING = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
+
+
+class Fates:
+    """One lead for every way a call (or a lead) can end, in one campaign, "Fates".
+
+    `leads` names each lead by its fate; `calls` names each lead's latest call.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[AnyEvent] = []
+        self.leads: dict[str, UUID] = {}
+        self.profiles: dict[str, LeadProfile] = {}
+        self.calls: dict[str, UUID] = {}
+        self.clock = FATES_DAY
+        self.count = 0
+
+    def uuid(self) -> UUID:
+        self.count += 1
+        return UUID(int=0xFA7E_0000 + self.count, version=4)
+
+    def at(self, seconds: float = 1.0) -> datetime:
+        self.clock += timedelta(seconds=seconds)
+        return self.clock
+
+    def lead(self, fate: str, **profile: object) -> UUID:
+        number = len(self.leads) + 1
+        lead_id = self.leads[fate] = self.uuid()
+        self.profiles[fate] = LeadProfile(
+            **{
+                "phone_number": f"+1202555{number:04d}",
+                "business_name": f"{fate.title()} Co",
+                "contact_name": f"{fate} owner",
+                "business_type": "Restaurant",
+                "company_size": "small",
+                "best_call_time": "2pm-4pm",
+                **profile,
+            }  # type: ignore[arg-type]
+        )
+        self.events.append(
+            LeadImported(
+                event_id=self.uuid(),
+                occurred_at=FATES_DAY - timedelta(hours=1),
+                lead_id=lead_id,
+                lead=self.profiles[fate],
+                source="leads.csv",
+            )
+        )
+        return lead_id
+
+    def call(self, fate: str, *, placed: bool = True, attempt: int = 1) -> dict[str, UUID]:
+        ids = {
+            "call_id": self.uuid(),
+            "lead_id": self.leads[fate],
+            "campaign_id": FATES_CAMPAIGN,
+        }
+        self.calls[fate] = ids["call_id"]
+        self.events.append(
+            CallRequested(
+                event_id=self.uuid(),
+                occurred_at=self.at(60),
+                **ids,
+                attempt=attempt,
+                lead=self.profiles[fate],
+            )
+        )
+        if placed:
+            self.events.append(
+                CallPlaced(
+                    event_id=self.uuid(),
+                    occurred_at=self.at(),
+                    **ids,
+                    provider="simulated",
+                    provider_call_id=f"CA{self.count:032d}",
+                )
+            )
+        return ids
+
+    def add(self, kind: type, ids: dict[str, UUID] | None = None, **fields: object) -> None:
+        self.events.append(
+            kind(event_id=self.uuid(), occurred_at=self.at(), **(ids or {}), **fields)
+        )
+
+    def talk(
+        self,
+        ids: dict[str, UUID],
+        *,
+        answered_by: str = "human",
+        ended_by: str = "goodbye",
+        interest: str = "medium",
+        completed: bool = True,
+        **outcome: object,
+    ) -> None:
+        self.add(CallAnswered, ids, answered_by=answered_by)
+        started = self.at(2)
+        turns = (
+            Turn(role="agent", text="Hi, this is Alex", started_at=started, ended_at=self.at(3)),
+            Turn(
+                role="prospect",
+                text="Tell me more",
+                started_at=self.at(1),
+                ended_at=self.at(2),
+            ),
+            Turn(
+                role="agent",
+                text="We answer every call",
+                started_at=self.at(1),
+                ended_at=self.at(4),
+                response_latency_seconds=0.7,
+            ),
+        )
+        self.add(TranscriptFinalized, ids, turns=turns, duration_seconds=42.0, ended_by=ended_by)
+        self.add(
+            OutcomeRecorded,
+            ids,
+            conversation_summary=f"{interest} interest",
+            interest_level=interest,
+            **outcome,
+        )
+        if completed:
+            self.add(CallCompleted, ids, duration_seconds=42.0)
+
+
+def every_fate() -> Fates:
+    """Every call_result and every status_reason the results file can show."""
+    fates = Fates()
+    fates.lead(
+        "answered",
+        business_type="Restaurant",
+        business_type_original="Italian restaurant",
+        company_size="medium",
+        company_size_original="12 employees",
+    )
+    for fate in (
+        "voicemail", "busy", "no-answer", "invalid-number", "failed", "canceled", "timeout",
+        "opted-out", "fax", "agent-lost", "silent", "refused", "withheld", "ringing",
+        "queued", "callback", "retried",
+    ):  # fmt: skip
+        fates.lead(fate)
+    dnc = fates.lead("dnc")
+    fates.lead("untouched")
+    fates.lead("=formula", business_name='=HYPERLINK("http://evil")')
+    members = tuple(lead for fate, lead in fates.leads.items() if fate not in ("dnc", "untouched"))
+    fates.add(
+        CampaignStarted,
+        campaign_id=FATES_CAMPAIGN,
+        name="Fates",
+        lead_ids=members,
+        max_concurrent_calls=5,
+        calling_hours=TimeWindow(start=time(9), end=time(17)),
+    )
+    fates.add(
+        LeadOptedOut,
+        lead_id=dnc,
+        phone_number=fates.profiles["dnc"].phone_number,
+        source="do-not-call-list",
+    )
+    answered = fates.call("answered")
+    fates.talk(
+        answered,
+        interest="high",
+        scheduled_meeting=True,
+        meeting_time=FATES_DAY + timedelta(days=2),
+        next_steps="Send the invite",
+        summary_written_by="model",
+    )
+    fates.add(CallCompleted, answered, duration_seconds=42.0, recording_url=RECORDING)
+    fates.talk(fates.call("voicemail"), answered_by="machine", ended_by="voicemail", interest="low")
+    for reason in ("busy", "no-answer", "invalid-number", "failed", "canceled", "timeout"):
+        code = {"invalid-number": 21211, "failed": 31005}.get(reason)
+        fates.add(CallFailed, fates.call(reason), reason=reason, provider_error_code=code)
+    opted_out = fates.call("opted-out")
+    fates.talk(opted_out, ended_by="opt-out", interest="low", completed=False)
+    fates.add(
+        LeadOptedOut,
+        lead_id=opted_out["lead_id"],
+        phone_number=fates.profiles["opted-out"].phone_number,
+        source="call",
+        call_id=opted_out["call_id"],
+        campaign_id=FATES_CAMPAIGN,
+    )
+    fates.add(CallCompleted, opted_out, duration_seconds=42.0)
+    fax = fates.call("fax")
+    fates.add(CallAnswered, fax, answered_by="fax")
+    fates.add(CallCompleted, fax, duration_seconds=3.0)
+    fates.talk(fates.call("agent-lost"), ended_by="error", interest="low", source="fallback")
+    silent = fates.call("silent")  # answered, then nothing from the agent at all
+    fates.add(CallAnswered, silent, answered_by="human")
+    fates.add(CallCompleted, silent, duration_seconds=9.0)
+    fates.add(
+        CallFailed,
+        fates.call("refused", placed=False),
+        reason="canceled",
+        rule="frequency_cap",
+        detail="3 calls to this number in the last 24 hours",
+    )
+    fates.add(
+        CallsWithheld,
+        campaign_id=FATES_CAMPAIGN,
+        rule="calling_window",
+        lead_ids=(fates.leads["withheld"],),
+        detail="Mon 07:00 in America/New_York is outside 08:00-21:00",
+        retry_at=FATES_DAY + timedelta(hours=2),
+    )
+    fates.call("ringing")
+    fates.call("queued", placed=False)
+    fates.talk(
+        fates.call("callback"),
+        interest="medium",
+        callback_at=FATES_DAY + timedelta(days=1, hours=2),
+        summary_written_by="template",
+    )
+    fates.add(CallFailed, fates.call("retried"), reason="busy")
+    fates.talk(fates.call("retried", attempt=2), interest="low")
+    fates.add(CallFailed, fates.call("=formula"), reason="no-answer")
+    return fates

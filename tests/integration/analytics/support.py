@@ -13,8 +13,9 @@ from libs.bus import EventBus
 from libs.events import AnyEvent
 from libs.runtime.app import build_app
 from libs.runtime.plugin import ServicePlugin
-from services.analytics.app import PROBLEMS, analytics_router
+from services.analytics.app import PROBLEMS, analytics_routers
 from services.analytics.config import AnalyticsSettings
+from services.analytics.results_contract import contract_violations
 from services.analytics.schema import TABLES
 from services.analytics.service import Analytics
 from services.analytics.worker import Projector
@@ -61,7 +62,7 @@ async def serving(
 
     plugin = ServicePlugin(
         name="analytics",
-        route_handlers=[analytics_router(workers.store)],
+        route_handlers=analytics_routers(workers),
         workers=capture,
         problems=PROBLEMS,
     )
@@ -82,3 +83,9 @@ def table_contents(path: Path) -> dict[str, list[tuple[object, ...]]]:
             "SELECT * FROM projection_position"
         ).fetchall()
     return contents
+
+
+def assert_original_results(text: str) -> None:
+    """The results CSV keeps the original system's columns and values (results_contract)."""
+    violations = contract_violations(text)
+    assert violations == [], "\n".join(violations)

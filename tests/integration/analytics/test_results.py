@@ -340,7 +340,7 @@ async def test_calls_not_made_are_counted_by_rule_and_are_not_attempts(bus, tmp_
     assert body["by_campaign"][0]["not_called_by_rule"] == body["totals"]["not_called_by_rule"]
     assert day_two["totals"]["not_called_by_rule"] == {"frequency_cap": 1}
     cara = rows['\'=HYPERLINK("http://evil") owner']
-    assert (cara["attempts"], cara["call_status"]) == ("1", "voicemail")  # the refusal is no call
+    assert (cara["attempts"], cara["call_result"]) == ("1", "voicemail")  # the refusal is no call
 
 
 def read_csv(text: str) -> list[dict[str, str]]:
@@ -354,13 +354,13 @@ async def test_the_results_file_has_the_columns_and_neutralises_formulas(service
     assert text.splitlines()[0] == ",".join(RESULT_COLUMNS)
     rows = {row["contact_name"]: row for row in read_csv(text)}
     evil = rows['\'=HYPERLINK("http://evil") owner']  # every text cell is neutralised
-    assert (evil["business_name"], evil["call_status"]) == (
+    assert (evil["business_name"], evil["call_result"]) == (
         '\'=HYPERLINK("http://evil")',
         "voicemail",
     )
     assert rows["Rosa's Trattoria owner"] == {
         "business_name": "Rosa's Trattoria",
-        "contact_number": "'+12025550101",  # a leading + is a formula to a spreadsheet
+        "contact_number": "+12025550101",  # exactly E.164: bare, as the original gave it
         "contact_name": "Rosa's Trattoria owner",
         "business_type": "Restaurant",
         "company_size": "small",
@@ -374,12 +374,21 @@ async def test_the_results_file_has_the_columns_and_neutralises_formulas(service
         "scheduled_meeting": "true",
         "next_steps": "'=cmd|' /C calc'!A0",
         "attempts": "1",
+        "call_result": "answered",
+        "status_reason": "",
+        "business_category": "Restaurant",
+        "size_category": "small",
+        "callback_at": "",
+        "recording_url": "",
+        "call_id": str(uid(1)),
     }
     assert rows["Bob's Diner owner"]["attempts"] == "2"  # its latest attempt, and how many
     assert rows["Bob's Diner owner"]["call_date"] == "2026-03-03T15:00:00Z"
-    assert (rows["Dan's Dental owner"]["status"], rows["Dan's Dental owner"]["call_status"]) == (
+    dan = rows["Dan's Dental owner"]
+    assert (dan["status"], dan["call_status"], dan["status_reason"]) == (
         "excluded",
         "",
+        "on the do-not-call list",
     )
     download = await client.get("/results/download")
     assert download.headers["content-disposition"] == 'attachment; filename="results.csv"'

@@ -25,15 +25,33 @@ from libs.events import (
     OutcomeRecorded,
     TimeWindow,
 )
-from services.analytics.domain import continues, fold, merge_campaign, neutralise_cell
-from services.analytics.filters import InvalidFilterError, Period, parse_period
+from services.analytics.domain import (
+    CALL_STATUS_OF_RESULT,
+    RESULT_COLUMNS,
+    call_status_of,
+    continues,
+    fold,
+    known_call_results,
+    merge_campaign,
+    neutralise_cell,
+)
+from services.analytics.filters import (
+    InvalidFilterError,
+    Period,
+    parse_call_id,
+    parse_call_status,
+    parse_page,
+    parse_period,
+)
+from services.analytics.results_contract import CALL_STATUSES, ORIGINAL_COLUMNS
 from services.analytics.rows import CallRow, CampaignRow
 from services.analytics.schema import CALLS, CAMPAIGNS, LEADS, TABLES
 from tests.factories import CALL_ID, CAMPAIGN_ID, LEAD_ID, NOW, lead_imported, one_of_each_event
 
+ROOT = Path(__file__).parents[3]
 PURE = [
-    Path(__file__).parents[3] / "services" / "analytics" / f"{name}.py"
-    for name in ("domain", "rows", "filters")
+    ROOT / "services" / "analytics" / f"{name}.py"
+    for name in ("domain", "rows", "filters", "results_contract")
 ]
 CALL = {"call_id": CALL_ID, "lead_id": LEAD_ID, "campaign_id": CAMPAIGN_ID}
 
@@ -181,7 +199,13 @@ def test_every_part_of_a_big_selection_is_a_member_of_its_campaign():
     ("cell", "safe"),
     [
         ("=1+2", "'=1+2"),
-        ("+12025550143", "'+12025550143"),
+        ("+12025550143", "+12025550143"),  # exactly E.164: computes nothing, stays bare
+        ("+4915112345678", "+4915112345678"),
+        ("+1 202 555 0143", "'+1 202 555 0143"),
+        ("+1234567", "'+1234567"),  # too short for E.164
+        ("+1234567890123456", "'+1234567890123456"),  # too long
+        ("+12025550143+1", "'+12025550143+1"),
+        ("+١٢٠٢٥٥٥٠١٤٣", "'+١٢٠٢٥٥٥٠١٤٣"),  # digits, but not ASCII ones
         ("-2", "'-2"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tcmd", "'\tcmd"),
@@ -241,6 +265,83 @@ def test_the_pure_modules_import_only_the_stdlib_msgspec_the_events_and_each_oth
             imported |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
-    allowed = {"__future__", "collections", "datetime", "uuid", "msgspec"}
-    pure = {"libs.events.model", "services.analytics.rows"}
+    allowed = {"__future__", "collections", "csv", "datetime", "io", "typing", "uuid", "msgspec"}
+    pure = {
+        "libs.events.model",
+        "services.analytics.domain",
+        "services.analytics.results_contract",
+        "services.analytics.rows",
+    }
     assert {m for m in imported if m.split(".")[0] not in allowed} <= pure
+
+
+def test_the_original_columns_come_first_and_ours_after():
+    assert RESULT_COLUMNS[: len(ORIGINAL_COLUMNS)] == ORIGINAL_COLUMNS
+    assert len(set(RESULT_COLUMNS)) == len(RESULT_COLUMNS)
+    assert RESULT_COLUMNS[len(ORIGINAL_COLUMNS)] == "attempts"
+
+
+def test_every_call_result_has_one_of_the_original_call_statuses():
+    for result in known_call_results():
+        assert call_status_of(result) in ("", *CALL_STATUSES), result
+    assert call_status_of("not-dialled:frequency_cap") == ""  # never dialled: not a call
+    assert call_status_of("no-answer") == "timeout"
+    assert call_status_of("voicemail") == "answered"
+
+
+def readme_mapping() -> dict[str, str]:
+    """The README's call_result -> call_status table, as a reader sees it."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Results") :]
+    section = section[: section.index("\n## ", 1)]
+    header = "| call_result | call_status |"
+    table = section[section.index(header) :].split("\n\n")[0].splitlines()[2:]
+    mapping: dict[str, str] = {}
+    for line in table:
+        result, status = (cell.strip().strip("`") for cell in line.strip("|").split("|")[:2])
+        mapping[result] = "" if status == "(empty)" else status
+    return mapping
+
+
+def test_the_readme_documents_the_mapping_the_results_use():
+    documented = readme_mapping()
+    assert documented.pop("not-dialled:<rule>") == ""
+    assert documented == CALL_STATUS_OF_RESULT
+
+
+def test_call_list_parameters_name_the_one_at_fault():
+    assert parse_page("50", "0") == (50, 0)
+    assert parse_page("500", "1000") == (500, 1000)
+    assert parse_call_status("timeout") == "timeout"
+    assert parse_call_status("not-dialled:frequency_cap") == "not-dialled:frequency_cap"
+    assert parse_call_status("not-dialled") == "not-dialled"
+    assert parse_call_status(None) is None
+    with pytest.raises(InvalidFilterError, match=r"^limit: '0' is not a whole number between 1"):
+        parse_page("0", "0")
+    with pytest.raises(InvalidFilterError, match=r"^limit: '501' is not a whole number"):
+        parse_page("501", "0")
+    with pytest.raises(InvalidFilterError, match=r"^offset: 'x' is not a whole number 0 or more"):
+        parse_page("5", "x")
+    with pytest.raises(InvalidFilterError, match=r"^status: 'completed' is not a call_status"):
+        parse_call_status("completed")
+    with pytest.raises(InvalidFilterError, match=r"^status: 'not-dialled:lunch' is not"):
+        parse_call_status("not-dialled:lunch")
+    with pytest.raises(InvalidFilterError, match=r"^call_id: 'nope' is not a call id"):
+        parse_call_id("nope")
+
+
+def test_a_recording_and_a_callback_reach_their_rows():
+    completed = CallCompleted(
+        event_id=uuid4(),
+        occurred_at=NOW,
+        **CALL,
+        duration_seconds=30.0,
+        recording_url="https://api.twilio.com/recordings/RE1",
+    )
+    again = CallCompleted(event_id=uuid4(), occurred_at=later(1), **CALL, duration_seconds=31.0)
+    assert fold([completed, again]).calls[CALL_ID].recording_url == completed.recording_url
+    outcome = msgspec.structs.replace(
+        the(OutcomeRecorded), callback_at=later(3600), summary_written_by="model"
+    )
+    row = fold([outcome]).outcomes[CALL_ID]
+    assert (row.callback_at, row.summary_written_by) == (later(3600), "model")
