@@ -166,14 +166,14 @@ class ProjectionBatch:
                 self._add_withheld(event)
             case CallRequested():
                 self._add_call_request(event)
-            case CallPlaced() | CallAnswered() | CallFailed() | CallCompleted():
+            case CallPlaced() | CallAnswered() | CallFailed() | CallCompleted() | CallRecorded():
                 fill_call(self._call(event), event)
             case TranscriptFinalized():
                 self._add_transcript(event)
             case OutcomeRecorded():
                 self._add_outcome(event)
-            case ModeRecorded() | CallRecorded():
-                pass  # about the deployment; a recording is not projected yet
+            case ModeRecorded():
+                pass  # about the deployment, not about leads or calls
 
     def _add_lead(self, event: LeadImported) -> None:
         row = lead_row(event.lead_id, event.lead, event.status, event.source, event.occurred_at)
@@ -366,7 +366,8 @@ def lead_row(
 
 
 def fill_call(
-    row: CallRow, event: CallRequested | CallPlaced | CallAnswered | CallFailed | CallCompleted
+    row: CallRow,
+    event: CallRequested | CallPlaced | CallAnswered | CallFailed | CallCompleted | CallRecorded,
 ) -> None:
     """Each call event fills its own columns; a later value replaces an earlier one."""
     at = utc(event.occurred_at)
@@ -386,8 +387,8 @@ def fill_call(
                 row.provider_error_code = event.provider_error_code
         case CallCompleted():
             row.completed_at, row.duration_seconds = at, event.duration_seconds
-            if event.recording_url:
-                row.recording_url = event.recording_url
+        case CallRecorded():
+            row.recording_url = event.recording_url
 
 
 def continues(last_sequence: int, sequences: Sequence[int]) -> bool:

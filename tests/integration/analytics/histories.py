@@ -12,6 +12,7 @@ from libs.events import (
     CallCompleted,
     CallFailed,
     CallPlaced,
+    CallRecorded,
     CallRequested,
     CallsWithheld,
     CampaignFinished,
@@ -387,7 +388,8 @@ def every_fate() -> Fates:
         next_steps="Send the invite",
         summary_written_by="model",
     )
-    fates.add(CallCompleted, answered, duration_seconds=42.0, recording_url=RECORDING)
+    fates.add(CallCompleted, answered, duration_seconds=42.0)
+    fates.add(CallRecorded, answered, recording_url=RECORDING, duration_seconds=41.0)
     fates.talk(fates.call("voicemail"), answered_by="machine", ended_by="voicemail", interest="low")
     for reason in ("busy", "no-answer", "invalid-number", "failed", "canceled", "timeout"):
         code = {"invalid-number": 21211, "failed": 31005}.get(reason)

@@ -94,6 +94,7 @@ async def test_a_call_in_full_with_its_transcript_outcome_and_events(fates):
         "OutcomeRecorded",
         "CallCompleted",
         "CallCompleted",
+        "CallRecorded",
     ]
     assert [e["event"] for e in events] == stored_events(history, call_id)
     assert [e["occurred_at"] for e in events] == [e["event"]["occurred_at"] for e in events]

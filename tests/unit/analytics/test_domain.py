@@ -15,6 +15,7 @@ from libs.events import (
     CallCompleted,
     CallFailed,
     CallPlaced,
+    CallRecorded,
     CallRequested,
     CampaignFinished,
     CampaignLeadsAdded,
@@ -331,15 +332,15 @@ def test_call_list_parameters_name_the_one_at_fault():
 
 
 def test_a_recording_and_a_callback_reach_their_rows():
-    completed = CallCompleted(
+    completed = CallCompleted(event_id=uuid4(), occurred_at=NOW, **CALL, duration_seconds=30.0)
+    recorded = CallRecorded(
         event_id=uuid4(),
-        occurred_at=NOW,
+        occurred_at=later(1),
         **CALL,
-        duration_seconds=30.0,
         recording_url="https://api.twilio.com/recordings/RE1",
     )
-    again = CallCompleted(event_id=uuid4(), occurred_at=later(1), **CALL, duration_seconds=31.0)
-    assert fold([completed, again]).calls[CALL_ID].recording_url == completed.recording_url
+    again = CallCompleted(event_id=uuid4(), occurred_at=later(2), **CALL, duration_seconds=31.0)
+    assert fold([completed, recorded, again]).calls[CALL_ID].recording_url == recorded.recording_url
     outcome = msgspec.structs.replace(
         the(OutcomeRecorded), callback_at=later(3600), summary_written_by="model"
     )
