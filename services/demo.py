@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from services.analytics.results_contract import contract_violations
+
 POLL_SECONDS = 0.5
 GIVE_UP_AFTER_SECONDS = 30 * 60
 
@@ -165,7 +167,14 @@ async def report(
         f"Call duration p50 {seconds(duration['p50'])}, p95 {seconds(duration['p95'])}   "
         f"Agent response p50 {seconds(latency['p50'])}, p95 {seconds(latency['p95'])}"
     )
-    console.print(f"Results CSV: [bold]{results_csv}[/]")
+    download = await api.get("/results/download", params={"campaign": campaign_id})
+    violations = contract_violations(download.text)
+    verdict = (
+        "keeps to the original columns and values"
+        if not violations
+        else "[red]departs from the original columns: " + "; ".join(violations[:5]) + "[/]"
+    )
+    console.print(f"Results CSV: [bold]{results_csv}[/] ({verdict})")
 
 
 def seconds(value: float | None) -> str:
