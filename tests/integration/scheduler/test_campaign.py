@@ -79,6 +79,7 @@ async def test_a_campaign_of_fifty_leads_keeps_every_rule(bus):
         "completed": 40,
         "failed": 0,
         "retry_scheduled": 0,
+        "callbacks_scheduled": 0,
         "opted_out": 0,
     }
     assert status["next_call_at"] == "2026-03-04T17:00:00Z"  # 09:00 in Los Angeles
