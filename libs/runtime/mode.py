@@ -43,6 +43,26 @@ def _e164(value: str) -> str | None:
     return None if _E164.fullmatch(value) else "must be an E.164 number like +14155550100"
 
 
+_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
+
+
+def _callback_number(value: str) -> str | None:
+    """A number a prospect can really call back: none of the 555 numbers kept for fiction."""
+    number = _PHONE_PUNCTUATION.sub("", value)
+    if not _E164.fullmatch(number):
+        return "must be a phone number with its country code: + and up to 15 digits"
+    if number.startswith("+1") and len(number) == 12:
+        area, exchange, line = number[2:5], number[5:8], int(number[8:])
+        # 555-0100 to 555-0199 are reserved for fiction in every area code, and area code
+        # 555 is not in service: prospects calling either would reach no one.
+        if area == "555" or (exchange == "555" and 100 <= line <= 199):
+            return (
+                f"is {value!r}, a fictional 555 number nobody can call back: "
+                "set the number prospects should call"
+            )
+    return None
+
+
 def _public_https(value: str) -> str | None:
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.hostname:
@@ -64,6 +84,11 @@ LIVE_REQUIREMENTS: dict[str, tuple[tuple[str, Check | None], ...]] = {
         # The agent hangs up through Twilio's REST API.
         ("TWILIO_ACCOUNT_SID", _account_sid),
         ("TWILIO_AUTH_TOKEN", None),
+        # Who the agent says is calling, and the number its voicemails leave: a real
+        # prospect hears these, so the simulation's stand-ins are never used.
+        ("AGENT_NAME", None),
+        ("AGENT_COMPANY", None),
+        ("CALLBACK_NUMBER", _callback_number),
     ),
 }
 

@@ -96,7 +96,8 @@ async def _call_for(
     answered = await bus.last_event(subject_for(CallAnswered, call_id))
     if answered is None:
         await bus.publish(records.call_answered(request, conversation.clock()))
-    machine = isinstance(answered, CallAnswered) and answered.answered_by == "machine"
+    # Telephony's machine detection, when it came before the stream; else a person (ours).
+    answered_by = answered.answered_by if isinstance(answered, CallAnswered) else "human"
     stream = Stream(
         stream_sid=start.stream_sid,
         call_sid=start.call_sid,
@@ -105,7 +106,7 @@ async def _call_for(
     return Call(
         request=request,
         stream=stream,
-        machine=machine,
+        answered_by=answered_by,
         playbook=playbook_for(conversation.playbooks, request.lead.business_type),
         env=conversation.for_calls(bus),
     )

@@ -9,18 +9,27 @@ from pipecat.frames.frames import EndFrame, TTSSpeakFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.workers.runner import WorkerRunner
 
-from libs.events import CallRequested, Turn
+from libs.events import CallRequested
+from libs.events.model import AnsweredBy
 from services.conversation import records
 from services.conversation.domain import (
     EndedBy,
+    FinishedCall,
     Outcome,
     Playbook,
+    agent_time_limit,
     greeting,
+    lead_zone,
     silence_message,
     time_limit_message,
     voicemail_message,
 )
-from services.conversation.pipeline import CallPipeline, Stream, build_pipeline
+from services.conversation.pipeline import (
+    CallPipeline,
+    Stream,
+    build_hang_up_pipeline,
+    build_pipeline,
+)
 from services.conversation.processors.transcript_recorder import TranscriptRecorder
 from services.conversation.service import CallEnvironment
 from services.conversation.tools import CallState, build_tools
@@ -34,20 +43,25 @@ class Call:
         *,
         request: CallRequested,
         stream: Stream,
-        machine: bool,
+        answered_by: AnsweredBy,
         playbook: Playbook,
         env: CallEnvironment,
     ) -> None:
-        self.request, self.stream, self.machine, self.playbook = request, stream, machine, playbook
+        self.request, self.stream, self.playbook = request, stream, playbook
+        self.answered_by = answered_by
         self.env = env
         self.state = CallState(on_opt_out=self._publish_opt_out)
         self.transcript = TranscriptRecorder(clock=env.clock, on_latency=env.load.record_latency)
         self.started_at = env.clock()
 
     async def run(self, websocket: object) -> None:
-        pipeline = self._build(websocket)
-        worker = pipeline.worker
-        limit = min(self.env.settings.call_timeout_seconds, self.request.time_limit_seconds)
+        worker = (
+            self._fax(websocket) if self.answered_by == "fax" else self._build(websocket).worker
+        )
+        # Twilio cuts the call at this many seconds (telephony's TimeLimit); the agent's own
+        # limit comes first, with time for its goodbye.
+        twilio_limit = min(self.env.settings.call_timeout_seconds, self.request.time_limit_seconds)
+        limit = agent_time_limit(twilio_limit, self.env.settings.goodbye_before_limit_seconds)
         timer = asyncio.get_running_loop().call_later(
             limit, lambda: asyncio.ensure_future(self._end_politely(worker, "timeout"))
         )
@@ -72,12 +86,19 @@ class Call:
             lead=self.request.lead,
             playbook=self.playbook,
             stream_sid=self.stream.stream_sid,
+            clock=self.env.clock,
+        )
+        tools = build_tools(
+            self.state,
+            follow_up=self.env.voices.follow_up,
+            zone=lead_zone(self.request.lead),
+            clock=self.env.clock,
         )
         pipeline = build_pipeline(
             websocket,
             stream=self.stream,
             services=services,
-            tools=build_tools(self.state, follow_up=self.env.voices.follow_up),
+            tools=tools,
             transcript=self.transcript,
             env=self.env,
         )
@@ -89,7 +110,7 @@ class Call:
 
         @pipeline.transport.event_handler("on_client_connected")
         async def opening(_transport: object, _socket: object) -> None:
-            if self.machine:
+            if self.answered_by == "machine":
                 self.state.end("voicemail")
                 text = voicemail_message(self.env.agent, self.request.lead)
                 await worker.queue_frames([TTSSpeakFrame(text), EndFrame()])
@@ -107,12 +128,29 @@ class Call:
         async def went_quiet(_aggregator: object) -> None:
             await self._end_politely(worker, "silence")
 
+    def _fax(self, websocket: object) -> PipelineWorker:
+        """A fax gets no pitch: the call is hung up as soon as its stream starts."""
+        worker, transport = build_hang_up_pipeline(websocket, stream=self.stream)
+
+        @transport.event_handler("on_client_connected")
+        async def hang_up(_transport: object, _socket: object) -> None:
+            self.state.end("fax")
+            logger.info("A fax machine answered: hanging up")
+            await worker.queue_frame(EndFrame(reason="fax"))
+
+        @transport.event_handler("on_client_disconnected")
+        async def gone(_transport: object, _socket: object) -> None:
+            await worker.cancel(reason="stream closed")
+
+        return worker
+
     async def _end_politely(self, worker: PipelineWorker, reason: EndedBy) -> None:
         if not self.state.end(reason):
             return
         logger.info("Ending the call: {reason}", reason=reason)
-        text = time_limit_message() if reason == "timeout" else silence_message()
-        await worker.queue_frames([TTSSpeakFrame(text), EndFrame()])
+        goodbye = TTSSpeakFrame(time_limit_message() if reason == "timeout" else silence_message())
+        goodbye.interruptible = False  # a "hello?" over the goodbye does not cut it short
+        await worker.queue_frames([goodbye, EndFrame()])
 
     # The record ---------------------------------------------------------------------
 
@@ -124,7 +162,19 @@ class Call:
         now = self.env.clock()
         ended_by: EndedBy = self.state.ended_by or "prospect-hung-up"
         turns = self.transcript.turns
-        outcome, source = await self._outcome(turns, ended_by)
+        recorded = self.state.outcome
+        call = FinishedCall(
+            lead=self.request.lead,
+            turns=tuple(turns),
+            ended_by=ended_by,
+            started_at=self.started_at,
+            # Booked with schedule_meeting, or only named in record_outcome.
+            meeting_time=(recorded.meeting_time if recorded else None) or self.state.meeting_time,
+            callback_at=self.state.callback_at,
+        )
+        outcome, source = records.final_outcome(
+            call, recorded=recorded, reading=await self._reading(call)
+        )
         await self.env.bus.publish_many(
             [
                 records.transcript_finalized(self.request, turns, self.started_at, now, ended_by),
@@ -132,19 +182,17 @@ class Call:
             ]
         )
         logger.info(
-            "Call finished ({ended_by}): {turns} turns, {interest} interest",
+            "Call finished ({ended_by}): {turns} turns, {interest} interest, summary by {by}",
             ended_by=ended_by,
             turns=len(turns),
             interest=outcome.interest_level,
+            by=outcome.summary_written_by,
         )
 
-    async def _outcome(self, turns: list[Turn], ended_by: EndedBy) -> tuple[Outcome, str]:
-        """The tool's outcome; else the model's reading of the call; else the cue words'."""
-        if self.state.outcome is not None:
-            return records.with_summary(self.state.outcome, turns, ended_by), "tool"
-        # Opt-outs and voicemails say all there is; a call nobody spoke on has nothing to read.
-        if ended_by not in ("opt-out", "voicemail") and any(t.role == "prospect" for t in turns):
-            summarised = await self.env.voices.summarize(turns)
-            if summarised is not None:
-                return summarised, "summary"
-        return records.fallback_outcome(turns, ended_by), "fallback"
+    async def _reading(self, call: FinishedCall) -> Outcome | None:
+        """The model's summary of the conversation, unless it already wrote one with its
+        record_outcome; a call nobody spoke on has nothing to read."""
+        recorded = self.state.outcome
+        if not call.had_conversation or (recorded is not None and recorded.summary):
+            return None
+        return await self.env.voices.summarize(call)

@@ -15,10 +15,16 @@ class ConversationSettings(SharedSettings, frozen=True, kw_only=True):
     google_model: str = "gemini-2.5-flash"
     cartesia_api_key: str | None = None
     cartesia_voice_id: str = "a0e99841-438c-4a64-b679-ae501e7d6091"  # a calm professional voice
+    # Simulation's defaults: MODE=live refuses to start without all three set, and refuses
+    # a fictional callback number (libs/runtime/mode.py).
     agent_name: str = "Alex"
     agent_company: str = "Brightline Reception"
     callback_number: str = "+1 555 010 0199"
+    record_calls: bool = False  # when true, the greeting's first sentence says so
     silence_timeout_seconds: float = 20.0
+    # The agent ends a call this long before Twilio's TimeLimit would, so that its goodbye
+    # is heard whole rather than cut off mid-word.
+    goodbye_before_limit_seconds: float = 10.0
     max_live_calls: int = 12  # per process; /readyz says degraded at this many
     max_loop_lag_seconds: float = 0.05  # event-loop lag above which the process is overloaded
     simulated_seconds_per_character: float = 0.06  # simulated speech pace, ~170 words a minute

@@ -2,7 +2,7 @@
 
 transport in -> speech-to-text -> user aggregator (VAD, turn detection) -> LLM ->
 text-to-speech -> transport out -> assistant aggregator, with the transcript recorded
-beside both aggregators.
+beside both aggregators. A call with nobody to talk to (a fax) gets the transport alone.
 """
 
 from __future__ import annotations
@@ -51,6 +51,47 @@ class CallPipeline:
     user: LLMUserAggregator
 
 
+def _transport(
+    websocket: object, stream: Stream, *, closing_silence_seconds: int = 2
+) -> FastAPIWebsocketTransport:
+    return FastAPIWebsocketTransport(
+        websocket,  # type: ignore[arg-type]
+        FastAPIWebsocketParams(
+            audio_in_enabled=True,
+            audio_out_enabled=True,
+            add_wav_header=False,
+            audio_out_10ms_chunks=OUT_CHUNKS_10MS,
+            # Pipecat's default: the last words are not cut off by the hang-up.
+            audio_out_end_silence_secs=closing_silence_seconds,
+            serializer=stream.serializer,
+            allowed_origins=[],
+        ),
+    )
+
+
+def _worker(pipeline: Pipeline) -> PipelineWorker:
+    return PipelineWorker(
+        pipeline,
+        params=PipelineParams(
+            audio_in_sample_rate=SAMPLE_RATE,
+            audio_out_sample_rate=SAMPLE_RATE,
+            enable_metrics=False,
+        ),
+        enable_rtvi=False,
+        enable_turn_tracking=False,
+        idle_timeout_secs=None,
+    )
+
+
+def build_hang_up_pipeline(
+    websocket: object, *, stream: Stream
+) -> tuple[PipelineWorker, FastAPIWebsocketTransport]:
+    """The stream alone, for a call to end at once: no vendor is connected, nothing is
+    said, and no closing silence delays the hang-up that its EndFrame makes."""
+    transport = _transport(websocket, stream, closing_silence_seconds=0)
+    return _worker(Pipeline([transport.input(), transport.output()])), transport
+
+
 def build_pipeline(
     websocket: object,
     *,
@@ -60,17 +101,7 @@ def build_pipeline(
     transcript: TranscriptRecorder,
     env: CallEnvironment,
 ) -> CallPipeline:
-    transport = FastAPIWebsocketTransport(
-        websocket,  # type: ignore[arg-type]
-        FastAPIWebsocketParams(
-            audio_in_enabled=True,
-            audio_out_enabled=True,
-            add_wav_header=False,
-            audio_out_10ms_chunks=OUT_CHUNKS_10MS,
-            serializer=stream.serializer,
-            allowed_origins=[],
-        ),
-    )
+    transport = _transport(websocket, stream)
     stt, llm, tts = services
     strategies = UserTurnStrategies(
         stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=env.models.turn_analyzer())]
@@ -99,15 +130,5 @@ def build_pipeline(
             transcript.agent(),
         ]
     )
-    worker = PipelineWorker(
-        pipeline,
-        params=PipelineParams(
-            audio_in_sample_rate=SAMPLE_RATE,
-            audio_out_sample_rate=SAMPLE_RATE,
-            enable_metrics=False,
-        ),
-        enable_rtvi=False,
-        enable_turn_tracking=False,
-        idle_timeout_secs=None,
-    )
+    worker = _worker(pipeline)
     return CallPipeline(worker=worker, transport=transport, user=aggregators.user())

@@ -1,19 +1,21 @@
 """Who listens, thinks and speaks on a call: the vendors (Deepgram, Gemini, Cartesia).
 
 `Voices` is what a call needs from them; the simulated set (services/conversation/
-simulation/providers.py) offers the same, and runtime.py picks one of the two.
+simulation/providers.py) offers the same, and service.py picks one of the two.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
-from libs.events import LeadProfile, Turn
+from libs.events import LeadProfile
 from services.conversation.config import ConversationSettings
-from services.conversation.domain import Agent, Outcome, Playbook, system_prompt
+from services.conversation.domain import Agent, FinishedCall, Outcome, Playbook, system_prompt
 from services.conversation.processors.batching_serializer import BatchingTwilioSerializer
 from services.conversation.summary import summarize_with_model
 
@@ -28,11 +30,18 @@ class Voices(Protocol):
     def serializer(self, stream_sid: str, call_sid: str) -> TwilioFrameSerializer: ...
 
     def services(
-        self, *, agent: Agent, lead: LeadProfile, playbook: Playbook, stream_sid: str
+        self,
+        *,
+        agent: Agent,
+        lead: LeadProfile,
+        playbook: Playbook,
+        stream_sid: str,
+        clock: Callable[[], datetime],
     ) -> Services: ...
 
-    async def summarize(self, turns: list[Turn]) -> Outcome | None:
-        """How a call without a recorded outcome went, or None to keep the cue-word fallback."""
+    async def summarize(self, call: FinishedCall) -> Outcome | None:
+        """The model's summary of a call with a conversation, and its reading of how it went;
+        None if the model could not say (the template and the cue words stand in)."""
         ...
 
 
@@ -68,7 +77,13 @@ class VendorVoices:
         return twilio_serializer(BatchingTwilioSerializer, self._settings, stream_sid, call_sid)
 
     def services(
-        self, *, agent: Agent, lead: LeadProfile, playbook: Playbook, stream_sid: str
+        self,
+        *,
+        agent: Agent,
+        lead: LeadProfile,
+        playbook: Playbook,
+        stream_sid: str,
+        clock: Callable[[], datetime],
     ) -> Services:
         from google.genai.types import HttpOptions
         from pipecat.services.cartesia.tts import CartesiaTTSService
@@ -86,7 +101,7 @@ class VendorVoices:
             http_options=http_options,
             settings=GoogleLLMService.Settings(
                 model=settings.google_model,
-                system_instruction=system_prompt(agent, lead, playbook),
+                system_instruction=system_prompt(agent, lead, playbook, clock()),
             ),
         )
         tts_options = {"url": settings.cartesia_url} if settings.cartesia_url else {}
@@ -97,5 +112,5 @@ class VendorVoices:
         )
         return stt, llm, tts
 
-    async def summarize(self, turns: list[Turn]) -> Outcome | None:
-        return await summarize_with_model(self._settings, turns)
+    async def summarize(self, call: FinishedCall) -> Outcome | None:
+        return await summarize_with_model(self._settings, call)

@@ -7,7 +7,9 @@ JetStream drops the copies.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import uuid5
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -19,7 +21,16 @@ from libs.events import (
     TranscriptFinalized,
     Turn,
 )
-from services.conversation.domain import EndedBy, Outcome, classify
+from services.conversation.domain import (
+    EndedBy,
+    FinishedCall,
+    Outcome,
+    classify,
+    lead_zone,
+    local_time_text,
+)
+
+OutcomeSource = Literal["tool", "summary", "fallback"]
 
 
 def call_answered(request: CallRequested, now: datetime) -> CallAnswered:
@@ -65,7 +76,7 @@ def transcript_finalized(
 
 
 def outcome_recorded(
-    request: CallRequested, outcome: Outcome, source: str, now: datetime
+    request: CallRequested, outcome: Outcome, source: OutcomeSource, now: datetime
 ) -> OutcomeRecorded:
     return OutcomeRecorded(
         event_id=uuid5(request.call_id, "outcome"),
@@ -79,8 +90,80 @@ def outcome_recorded(
         meeting_time=outcome.meeting_time,
         next_steps=outcome.next_steps,
         notes=outcome.notes,
-        source=source,  # type: ignore[arg-type]
+        source=source,
+        summary_written_by=outcome.summary_written_by,
+        callback_at=outcome.callback_at,
     )
+
+
+def final_outcome(
+    call: FinishedCall, *, recorded: Outcome | None, reading: Outcome | None
+) -> tuple[Outcome, OutcomeSource]:
+    """The call's outcome, and where its values came from.
+
+    The values: the model's record_outcome; else the model's reading of the transcript
+    (never for an opt-out or a voicemail, which say all there is); else the cue words'.
+    The summary: the model's own, from record_outcome or from reading the transcript;
+    a template, labelled automatic, only when no model wrote one.
+    """
+    if recorded is not None:
+        outcome, source = recorded, "tool"
+    elif reading is not None and call.ended_by not in ("opt-out", "voicemail"):
+        outcome, source = reading, "summary"
+    else:
+        outcome, source = fallback_outcome(list(call.turns), call.ended_by), "fallback"
+    if source != "tool" and call.meeting_time is not None:
+        # Booked with schedule_meeting, though the call ended before record_outcome.
+        outcome = msgspec.structs.replace(
+            outcome, scheduled_meeting=True, meeting_time=call.meeting_time
+        )
+    written = next((o.summary for o in (recorded, reading) if o is not None and o.summary), "")
+    callback_at = call.callback_at or outcome.callback_at
+    outcome = msgspec.structs.replace(
+        outcome,
+        callback_at=callback_at,
+        next_steps=_with_callback(outcome.next_steps, callback_at, lead_zone(call.lead)),
+    )
+    if written:
+        return msgspec.structs.replace(outcome, summary=written, summary_written_by="model"), source
+    summary = automatic_summary(call, outcome)
+    return msgspec.structs.replace(outcome, summary=summary, summary_written_by="template"), source
+
+
+def _with_callback(next_steps: str, callback_at: datetime | None, zone: ZoneInfo) -> str:
+    """Next steps that lead with the callback the prospect asked for, when there is one."""
+    if callback_at is None:
+        return next_steps
+    local = callback_at.astimezone(zone)
+    line = f"Call back {local_time_text(local, year=True)} ({zone.key})."
+    # The model's own "call back Tuesday" says the same, less exactly.
+    rest = "" if next_steps.casefold().startswith("call back") else next_steps
+    return f"{line} {rest}".strip()
+
+
+_NO_CONVERSATION: dict[str, str] = {
+    "fax": "a fax machine answered, so the agent hung up without speaking.",
+    "voicemail": "an answering machine took the call; the agent left a message with the "
+    "callback number.",
+}
+
+
+def automatic_summary(call: FinishedCall, outcome: Outcome) -> str:
+    """The template, used only when no model wrote a summary; it says it is automatic."""
+    if not call.had_conversation:
+        what = _NO_CONVERSATION.get(
+            call.ended_by, f"the prospect said nothing before the call ended ({call.ended_by})."
+        )
+        return f"Automatic summary: {what}"
+    parts = [
+        "Automatic summary (no model summary was available):",
+        summarize(list(call.turns), call.ended_by),
+        f"Interest {outcome.interest_level}.",
+    ]
+    if outcome.scheduled_meeting and outcome.meeting_time is not None:
+        parts.append(f"Meeting booked for {outcome.meeting_time.isoformat(timespec='minutes')}.")
+    parts += [text for text in (outcome.notes, outcome.next_steps) if text]
+    return " ".join(parts)
 
 
 def summarize(turns: list[Turn], ended_by: EndedBy) -> str:
@@ -90,26 +173,20 @@ def summarize(turns: list[Turn], ended_by: EndedBy) -> str:
 
 
 def fallback_outcome(turns: list[Turn], ended_by: EndedBy) -> Outcome:
-    """The outcome when no tool recorded one: read from the prospect's words by cue."""
+    """The outcome when no tool recorded one and no model read the call: by cue words."""
     intents = [classify(turn.text) for turn in turns if turn.role == "prospect"]
-    summary = summarize(turns, ended_by)
+    if ended_by == "fax":
+        return Outcome(
+            interest_level="low",
+            next_steps="The number is a fax: find a voice number before calling again.",
+            notes="A fax machine answered.",
+        )
     if ended_by == "opt-out" or "opt-out" in intents:
-        return Outcome(interest_level="low", notes="Asked not to be called.", summary=summary)
+        return Outcome(interest_level="low", notes="Asked not to be called.")
     if ended_by == "voicemail":
-        return Outcome(interest_level="low", next_steps="Retry later.", summary=summary)
+        return Outcome(interest_level="low", next_steps="Retry later.")
     if "decline" in intents:
-        return Outcome(interest_level="low", summary=summary)
+        return Outcome(interest_level="low")
     if {"accept", "lukewarm", "callback", "maybe"} & set(intents):
-        return Outcome(interest_level="medium", next_steps="Follow up.", summary=summary)
-    return Outcome(interest_level="low", next_steps="Retry later.", summary=summary)
-
-
-def with_summary(outcome: Outcome, turns: list[Turn], ended_by: EndedBy) -> Outcome:
-    """The tool's outcome, with a short summary built from it when the model gave none."""
-    if outcome.summary:
-        return outcome
-    parts = [summarize(turns, ended_by), f"Interest {outcome.interest_level}."]
-    if outcome.scheduled_meeting and outcome.meeting_time is not None:
-        parts.append(f"Meeting booked for {outcome.meeting_time.isoformat(timespec='minutes')}.")
-    parts += [text for text in (outcome.notes, outcome.next_steps) if text]
-    return msgspec.structs.replace(outcome, summary=" ".join(parts))
+        return Outcome(interest_level="medium", next_steps="Follow up.")
+    return Outcome(interest_level="low", next_steps="Retry later.")

@@ -59,6 +59,7 @@ class ConversationRuntime:
                 name=settings.agent_name,
                 company=settings.agent_company,
                 callback_number=settings.callback_number,
+                records_calls=settings.record_calls,
             ),
             playbooks=playbooks,
             voices=_voices(settings),

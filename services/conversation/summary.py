@@ -1,8 +1,9 @@
-"""When a call ends without the model having recorded an outcome (the prospect hung up,
-the line dropped), the model reads the transcript once more and says how it went.
+"""When a call with a conversation ends, the model reads its transcript once more and
+writes the summary, and says how it went: the outcome's values too, when the model
+recorded none during the call (the prospect hung up, the line dropped).
 
 Any failure of that request (the vendor down, slow, or answering nonsense) leaves the
-cue-word fallback in place: a call always gets its outcome.
+cue-word fallback and the labelled template in place: a call always gets its outcome.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import httpx
 import msgspec
 from loguru import logger
 
-from libs.events import Turn
 from services.conversation.config import ConversationSettings
-from services.conversation.domain import Outcome
+from services.conversation.domain import FinishedCall, Outcome, lead_zone, local_time_text
 
 SUMMARY_TIMEOUT_SECONDS = 10.0
 
@@ -29,17 +29,35 @@ class SummaryReply(msgspec.Struct, frozen=True, kw_only=True):
 
 
 INSTRUCTIONS = """You review sales calls. Read this call between our agent and a prospect and
-answer with JSON only: {"conversation_summary": one or two sentences, without quoting the
-prospect, "interest_level": "high" | "medium" | "low", "scheduled_meeting": true | false,
-"next_steps": what our team should do next, or ""}."""
+answer with JSON only: {"conversation_summary": two or three sentences for our sales team,
+without quoting the prospect: who we spoke with, what they need, how interested they are,
+and any meeting or callback agreed with its day and time, "interest_level": "high" |
+"medium" | "low", "scheduled_meeting": true | false, "next_steps": what our team should do
+next, or ""}."""
 
 
-def summary_request(turns: list[Turn]) -> str:
-    lines = [f"{'Agent' if t.role == 'agent' else 'Prospect'}: {t.text}" for t in turns]
-    return INSTRUCTIONS + "\n\nThe call:\n" + "\n".join(lines)
+def summary_request(call: FinishedCall) -> str:
+    lead, zone = call.lead, lead_zone(call.lead)
+    facts = [
+        f"The prospect: {lead.contact_name or 'the owner'} of {lead.business_name}, "
+        f"a {lead.business_type} business.",
+        f"The call began {local_time_text(call.started_at.astimezone(zone), year=True)}, "
+        f"their time ({zone.key}).",
+        f"How it ended: {call.ended_by}.",
+    ]
+    if call.meeting_time is not None:
+        meeting = local_time_text(call.meeting_time.astimezone(zone), year=True)
+        facts.append(f"The agent booked a meeting for {meeting}.")
+    if call.callback_at is not None:
+        callback = local_time_text(call.callback_at.astimezone(zone), year=True)
+        facts.append(f"The agent booked a callback for {callback}.")
+    lines = [f"{'Agent' if t.role == 'agent' else 'Prospect'}: {t.text}" for t in call.turns]
+    return "\n\n".join([INSTRUCTIONS, "\n".join(facts), "The call:\n" + "\n".join(lines)])
 
 
-async def summarize_with_model(settings: ConversationSettings, turns: list[Turn]) -> Outcome | None:
+async def summarize_with_model(
+    settings: ConversationSettings, call: FinishedCall
+) -> Outcome | None:
     from google import genai
     from google.genai import errors, types
 
@@ -51,7 +69,7 @@ async def summarize_with_model(settings: ConversationSettings, turns: list[Turn]
         async with asyncio.timeout(SUMMARY_TIMEOUT_SECONDS):
             response = await client.aio.models.generate_content(
                 model=settings.google_model,
-                contents=summary_request(turns),
+                contents=summary_request(call),
                 config=types.GenerateContentConfig(
                     response_mime_type="application/json", temperature=0
                 ),
@@ -59,7 +77,7 @@ async def summarize_with_model(settings: ConversationSettings, turns: list[Turn]
         reply = msgspec.json.decode(response.text or "", type=SummaryReply)
     except (errors.APIError, httpx.HTTPError, TimeoutError, msgspec.DecodeError) as exc:
         logger.warning(
-            "Summary from the model failed, keeping the fallback: {error}",
+            "Summary from the model failed, keeping the template: {error}",
             error=f"{type(exc).__name__}: {exc}",
         )
         return None

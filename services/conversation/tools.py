@@ -2,16 +2,18 @@
 
 Each tool's arguments are a msgspec Struct: the schema the model is given is derived from
 it, and what the model sends back is decoded into it. Arguments the Struct refuses (an
-interest level no consumer of OutcomeRecorded knows, a required field left out) change
-nothing: the model is told which field was wrong, so it can call the tool again.
+interest level no consumer of OutcomeRecorded knows, a required field left out), and those
+only the call can judge (a callback in the past), change nothing: the model is told which
+field was wrong, so it can call the tool again.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 import msgspec
 from loguru import logger
@@ -21,7 +23,14 @@ from pipecat.frames.frames import EndWorkerFrame, FunctionCallResultProperties
 from pipecat.services.llm_service import FunctionCallParams
 
 from libs.events.model import InterestLevel
-from services.conversation.domain import EndedBy, Outcome
+from services.conversation.domain import (
+    CALLBACK_HORIZON,
+    CallbackTimeError,
+    EndedBy,
+    Outcome,
+    callback_instant,
+    local_time_text,
+)
 from services.conversation.tool_schema import parameters_of
 
 
@@ -31,6 +40,7 @@ class CallState:
     def __init__(self, on_opt_out: Callable[[], Awaitable[None]]) -> None:
         self.outcome: Outcome | None = None
         self.meeting_time: datetime | None = None
+        self.callback_at: datetime | None = None  # UTC
         self.ended_by: EndedBy | None = None
         self.opted_out = False
         self._on_opt_out = on_opt_out
@@ -51,6 +61,14 @@ class CallState:
 
 _BOOKED_TIME = "ISO 8601 with the lead's UTC offset, if one was booked"
 _AGREED_TIME = "ISO 8601 in the lead's time zone, with its offset"
+_SUMMARY = (
+    "Two or three sentences for the sales team: who you spoke with, what they need, "
+    "how interested they are, any meeting or callback with its day and time"
+)
+_CALLBACK_TIME = (
+    "When to call back, as the prospect's local date and time in ISO 8601 without an "
+    f"offset, e.g. 2026-03-10T14:00; in the future, at most {CALLBACK_HORIZON.days} days ahead"
+)
 
 
 # Meeting times stay strings here: Python reads more ISO 8601 spellings than RFC 3339
@@ -61,10 +79,17 @@ class RecordOutcomeArguments(msgspec.Struct, frozen=True, kw_only=True):
     meeting_time: Annotated[str, msgspec.Meta(description=_BOOKED_TIME)] | None = None
     next_steps: str = ""
     notes: str = ""
+    summary: Annotated[str, msgspec.Meta(description=_SUMMARY)] = ""
 
 
 class ScheduleMeetingArguments(msgspec.Struct, frozen=True, kw_only=True):
     meeting_time: Annotated[str, msgspec.Meta(description=_AGREED_TIME)]
+
+
+class ScheduleCallbackArguments(msgspec.Struct, frozen=True, kw_only=True):
+    # A local time, not an instant: the zone knows the offset on that day better than the
+    # model does (a callback across a clock change keeps its wall-clock time).
+    callback_time: Annotated[str, msgspec.Meta(description=_CALLBACK_TIME)]
 
 
 class OptOutArguments(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,12 +100,32 @@ class EndCallArguments(msgspec.Struct, frozen=True, kw_only=True):
     reason: Literal["goodbye", "voicemail"] = "goodbye"
 
 
+class ArgumentRefusedError(ValueError):
+    """Arguments that decode but that the call cannot act on; names the field at fault."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+
+
 _NO_FOLLOW_UP = FunctionCallResultProperties(run_llm=False)
 
 
-def build_tools(state: CallState, *, follow_up: bool) -> ToolsSchema:
-    """The four tools; with follow_up the model is run again after recording a result."""
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_tools(
+    state: CallState,
+    *,
+    follow_up: bool,
+    zone: ZoneInfo | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+) -> ToolsSchema:
+    """The five tools; with follow_up the model is run again after recording a result.
+    Callback times are local to `zone` (the lead's) and judged against `clock`."""
     after = None if follow_up else _NO_FOLLOW_UP
+    zone = zone or ZoneInfo("UTC")
 
     async def record_outcome(args: RecordOutcomeArguments, params: FunctionCallParams) -> None:
         state.outcome = Outcome(
@@ -89,6 +134,7 @@ def build_tools(state: CallState, *, follow_up: bool) -> ToolsSchema:
             meeting_time=_parse_time(args.meeting_time) or state.meeting_time,
             next_steps=args.next_steps,
             notes=args.notes,
+            summary=args.summary.strip(),
         )
         logger.info("Outcome recorded: {interest} interest", interest=args.interest_level)
         await params.result_callback({"recorded": True}, properties=after)
@@ -99,6 +145,25 @@ def build_tools(state: CallState, *, follow_up: bool) -> ToolsSchema:
         logger.info("Meeting scheduled: {ok}", ok=confirmed is not None)
         await params.result_callback(
             {"scheduled": confirmed is not None, "meeting_time": confirmed}, properties=after
+        )
+
+    async def schedule_callback(
+        args: ScheduleCallbackArguments, params: FunctionCallParams
+    ) -> None:
+        try:
+            callback_at = callback_instant(args.callback_time, zone, clock())
+        except CallbackTimeError as error:
+            raise ArgumentRefusedError("callback_time", str(error)) from None
+        state.callback_at = callback_at
+        local = callback_at.astimezone(zone)
+        logger.info("Callback scheduled for {at}", at=callback_at.isoformat())
+        await params.result_callback(
+            {
+                "scheduled": True,
+                "callback_time": local.isoformat(timespec="minutes"),
+                "say": local_time_text(local),
+            },
+            properties=after,
         )
 
     async def opt_out(_args: OptOutArguments, params: FunctionCallParams) -> None:
@@ -126,6 +191,14 @@ def build_tools(state: CallState, *, follow_up: bool) -> ToolsSchema:
                 "Book a meeting the prospect agreed to; confirm it back to them.",
                 ScheduleMeetingArguments,
                 schedule_meeting,
+                refused=after,
+            ),
+            _tool(
+                "schedule_callback",
+                "The prospect asked to be called back at another time: book it; confirm "
+                "the day and time back to them.",
+                ScheduleCallbackArguments,
+                schedule_callback,
                 refused=after,
             ),
             _tool(
@@ -165,23 +238,28 @@ def _tool(
             # Not strict: "true" for a boolean is still a yes.
             decoded = msgspec.convert(dict(params.arguments or {}), arguments, strict=False)
         except msgspec.ValidationError as error:
-            field = _field_named(str(error))
-            logger.warning(
-                "The model's {tool} call was refused ({field}): {error}",
-                tool=name,
-                field=field or "arguments",
-                error=str(error),
-            )
-            await params.result_callback(
-                {
-                    "error": f"{error}. Nothing was recorded: call {name} again with "
-                    f"{field or 'the arguments'} corrected.",
-                    "field": field,
-                },
-                properties=refused,
-            )
+            await refuse(params, _field_named(str(error)), str(error))
             return
-        await act(decoded, params)
+        try:
+            await act(decoded, params)
+        except ArgumentRefusedError as error:
+            await refuse(params, error.field, str(error))
+
+    async def refuse(params: FunctionCallParams, field: str | None, error: str) -> None:
+        logger.warning(
+            "The model's {tool} call was refused ({field}): {error}",
+            tool=name,
+            field=field or "arguments",
+            error=error,
+        )
+        await params.result_callback(
+            {
+                "error": f"{error}. Nothing was recorded: call {name} again with "
+                f"{field or 'the arguments'} corrected.",
+                "field": field,
+            },
+            properties=refused,
+        )
 
     return FunctionSchema(
         name=name,

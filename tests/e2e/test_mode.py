@@ -29,7 +29,11 @@ LIVE_VOICES = {
     "DEEPGRAM_API_KEY": "deepgram-key",
     "GOOGLE_API_KEY": "google-key",
     "CARTESIA_API_KEY": "cartesia-key",
+    "AGENT_NAME": "Sam",
+    "AGENT_COMPANY": "Northwind Reception",
+    "CALLBACK_NUMBER": "+1 415 200 7000",
 }
+AGENT_IDENTITY = ("AGENT_NAME", "AGENT_COMPANY", "CALLBACK_NUMBER")
 
 
 async def start(module: str, environ: dict[str, str], tmp_path: Path) -> tuple[int, str]:
@@ -77,6 +81,11 @@ async def start(module: str, environ: dict[str, str], tmp_path: Path) -> tuple[i
             "GOOGLE_API_KEY is missing (needed by conversation)",
         ),
         (
+            "services.conversation",
+            {**LIVE_VOICES, "CALLBACK_NUMBER": "+1 555 010 0199"},
+            "CALLBACK_NUMBER is '+1 555 010 0199', a fictional 555 number",
+        ),
+        (
             "services.scheduler",
             {"TWILIO_ACCOUNT_SID": LIVE_TWILIO["TWILIO_ACCOUNT_SID"]},
             "MODE is unset but TWILIO_ACCOUNT_SID is set: set MODE=live",
@@ -90,6 +99,14 @@ async def test_a_half_configured_process_exits_naming_the_variable(
     code, stderr = await start(module, environ, tmp_path)
     assert code != 0
     assert named in stderr
+
+
+async def test_a_live_agent_without_its_identity_exits_naming_each_variable(tmp_path):
+    environ = {k: v for k, v in LIVE_VOICES.items() if k not in AGENT_IDENTITY}
+    code, stderr = await start("services.conversation", environ, tmp_path)
+    assert code == 2
+    for name in AGENT_IDENTITY:
+        assert f"{name} is missing (needed by conversation)" in stderr
 
 
 async def test_a_simulated_scheduler_refuses_a_stream_that_records_live(bus: EventBus, tmp_path):

@@ -6,7 +6,7 @@ Pure: the conversation so far in, one Reply out.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import msgspec
 
@@ -17,7 +17,10 @@ from services.conversation.domain import (
     Playbook,
     Reply,
     ToolCall,
+    callback_time_from,
     classify,
+    lead_zone,
+    local_time_text,
     meeting_time_from,
     voicemail_message,
 )
@@ -111,7 +114,34 @@ def _decline(conversation: Conversation) -> Reply:
 
 
 def _callback(conversation: Conversation) -> Reply:
-    return _wrap_up(conversation, "medium", "Call back at a better time.", "Busy right now.")
+    """Books the callback the prospect asked for, at the time they named or, if they named
+    none, at the start of their best calling hours on the next weekday."""
+    zone = lead_zone(conversation.lead)
+    at = callback_time_from(conversation.prospect_text, conversation.now, zone)
+    if at is None:
+        at = _next_good_time(conversation)
+    return Reply(
+        text=f"Of course, I will call you back on {local_time_text(at)}. Thank you, goodbye.",
+        tool_calls=(
+            ToolCall(
+                name="schedule_callback",
+                arguments={"callback_time": at.replace(tzinfo=None).isoformat(timespec="minutes")},
+            ),
+            _outcome("medium", notes="Asked to be called back."),
+            ToolCall(name="end_call", arguments={"reason": "goodbye"}),
+        ),
+    )
+
+
+def _next_good_time(conversation: Conversation) -> datetime:
+    lead = conversation.lead
+    local = conversation.now.astimezone(lead_zone(lead))
+    day = local.date() + timedelta(days=1)
+    while day.weekday() >= 5:  # the weekend: no calls
+        day += timedelta(days=1)
+    start = lead.best_call_window.start if lead.best_call_window else None
+    hour, minute = (start.hour, start.minute) if start else (10, 0)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=local.tzinfo)
 
 
 def _lukewarm(conversation: Conversation) -> Reply:

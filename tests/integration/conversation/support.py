@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +13,15 @@ from uuid import UUID, uuid4, uuid5
 from litestar import Litestar, Request, post
 
 from libs.bus import EventBus
-from libs.events import AnyEvent, CallAnswered, CallRequested, decode_event, history_of
+from libs.events import (
+    AnyEvent,
+    CallAnswered,
+    CallRequested,
+    LeadProfile,
+    decode_event,
+    history_of,
+)
+from libs.events.model import AnsweredBy
 from libs.runtime.app import build_app
 from services.conversation.config import ConversationSettings
 from services.conversation.plugin import plugin_for
@@ -73,7 +81,9 @@ class CallEvents:
                 await self._changed.wait()
 
 
-def call_requested(call_id: UUID | None = None, time_limit_seconds: int = 300) -> CallRequested:
+def call_requested(
+    call_id: UUID | None = None, time_limit_seconds: int = 300, lead: LeadProfile | None = None
+) -> CallRequested:
     call_id = call_id or uuid4()
     return CallRequested(
         event_id=uuid5(call_id, "requested"),
@@ -82,20 +92,31 @@ def call_requested(call_id: UUID | None = None, time_limit_seconds: int = 300) -
         lead_id=LEAD_ID,
         campaign_id=CAMPAIGN_ID,
         attempt=1,
-        lead=lead_profile(),
+        lead=lead or lead_profile(),
         time_limit_seconds=time_limit_seconds,
     )
 
 
-def answered_by_machine(request: CallRequested) -> CallAnswered:
+def detected(request: CallRequested, answered_by: AnsweredBy) -> CallAnswered:
+    """Telephony's answering machine detection, reported before the media stream starts."""
     return CallAnswered(
         event_id=uuid5(request.call_id, "telephony-answered"),
         occurred_at=datetime.now(UTC),
         call_id=request.call_id,
         lead_id=request.lead_id,
         campaign_id=request.campaign_id,
-        answered_by="machine",
+        answered_by=answered_by,
     )
+
+
+def answered_by_machine(request: CallRequested) -> CallAnswered:
+    return detected(request, "machine")
+
+
+def clock_from(instant: datetime) -> Callable[[], datetime]:
+    """A clock that starts at `instant` and runs at the real pace: a call on a chosen day."""
+    started = datetime.now(UTC)
+    return lambda: instant + (datetime.now(UTC) - started)
 
 
 @dataclass
@@ -107,7 +128,9 @@ class Service:
 
 
 @contextlib.asynccontextmanager
-async def conversation_service(bus: EventBus, **overrides: Any) -> AsyncIterator[Service]:
+async def conversation_service(
+    bus: EventBus, clock: Callable[[], datetime] | None = None, **overrides: Any
+) -> AsyncIterator[Service]:
     twilio = FakeTwilio()
     async with serving(twilio.app()) as twilio_client:
         settings = ConversationSettings(
@@ -117,6 +140,8 @@ async def conversation_service(bus: EventBus, **overrides: Any) -> AsyncIterator
             **{"mode": "simulation", "simulated_seconds_per_character": 0.004, **overrides},
         )
         runtime = ConversationRuntime.from_settings(settings)
+        if clock is not None:
+            runtime.clock = clock
         app = build_app([plugin_for(runtime)], bus=bus, api_token=None, title="conversation")
         async with serving(app) as client:
             url = str(client.base_url).replace("http://", "ws://").rstrip("/") + "/twilio/stream"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,6 +22,7 @@ from tests.integration.conversation.support import (
     ACCOUNT_SID,
     Service,
     call_requested,
+    clock_from,
     conversation_service,
     watching,
 )
@@ -48,6 +51,22 @@ REPLIES: list[list[dict[str, Any]]] = [
     [text(BOOKED + " "), text(GOODBYE), function_call("record_outcome", **OUTCOME)],
     [function_call("end_call", reason="goodbye")],
 ]
+WRITTEN = (
+    "Rosa Marino of Rosa's Trattoria misses reservation calls in the dinner rush. "
+    "Very interested: a demo is booked for Thursday at 10 AM."
+)
+
+
+def summary_answer(summary: str, interest: str = "high", next_steps: str = "") -> str:
+    """The JSON Gemini answers the end-of-call summary request with."""
+    return json.dumps(
+        {
+            "conversation_summary": summary,
+            "interest_level": interest,
+            "scheduled_meeting": False,
+            "next_steps": next_steps,
+        }
+    )
 
 
 @dataclass
@@ -60,7 +79,10 @@ class Vendors:
 
 @contextlib.asynccontextmanager
 async def real_vendors(
-    bus: EventBus, replies: list[list[dict[str, Any]]], summaries: list[str | int] | None = None
+    bus: EventBus,
+    replies: list[list[dict[str, Any]]],
+    summaries: list[str | int] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[Vendors]:
     deepgram, cartesia = FakeDeepgram(), FakeCartesia()
     gemini = FakeGemini(replies, summaries=summaries or [])
@@ -70,6 +92,7 @@ async def real_vendors(
         serving(gemini.app()) as gemini_client,
         conversation_service(
             bus,
+            clock,
             mode="live",
             deepgram_api_key="deepgram-test-key",
             google_api_key="google-test-key",
@@ -86,7 +109,10 @@ async def real_vendors(
 async def test_a_call_through_the_vendors_books_a_meeting_and_hangs_up(bus: EventBus):
     request = call_requested()
     await bus.publish(request)
-    async with real_vendors(bus, REPLIES) as vendors, watching(bus, request.call_id) as events:
+    async with (
+        real_vendors(bus, REPLIES, summaries=[summary_answer(WRITTEN)]) as vendors,
+        watching(bus, request.call_id) as events,
+    ):
         heard = await prospect(vendors, request.call_id, PROSPECT).run()
         await events.wait_for(TranscriptFinalized, OutcomeRecorded)
         await vendors.service.twilio.changed.wait()
@@ -122,6 +148,13 @@ async def test_a_call_through_the_vendors_books_a_meeting_and_hangs_up(bus: Even
     )
     assert outcome.meeting_time.isoformat() == MEETING
     assert (outcome.next_steps, outcome.notes) == (OUTCOME["next_steps"], OUTCOME["notes"])
+    # The summary is Gemini's, written from the transcript once the call had ended.
+    assert (outcome.conversation_summary, outcome.summary_written_by) == (WRITTEN, "model")
+    [summary_request] = vendors.gemini.summary_requests
+    asked = json.dumps(summary_request["contents"])
+    assert all(line in asked for line in PROSPECT)
+    assert "Rosa Marino of Rosa's Trattoria" in asked
+    assert "The agent booked a meeting for Thursday 26 November 2026 at 10:00 AM" in asked
     # end_call ended the stream and hung up through Twilio's REST API.
     assert heard.close_code == 1000
     assert vendors.service.twilio.hang_ups == [
@@ -150,7 +183,11 @@ async def test_a_prospect_who_asks_to_be_removed_is_opted_out_through_the_model(
     await bus.publish(request)
     lines = ["Please take me off your list."]
     replies = [[text("Of course, I have removed your number. Goodbye."), function_call("opt_out")]]
-    async with real_vendors(bus, replies) as vendors, watching(bus, request.call_id) as events:
+    written = "Rosa asked to be removed from our list; her number was removed."
+    async with (
+        real_vendors(bus, replies, summaries=[summary_answer(written, "medium")]) as vendors,
+        watching(bus, request.call_id) as events,
+    ):
         heard = await prospect(vendors, request.call_id, lines).run()
         await events.wait_for(TranscriptFinalized, OutcomeRecorded, LeadOptedOut)
         await vendors.service.twilio.changed.wait()
@@ -167,6 +204,8 @@ async def test_a_prospect_who_asks_to_be_removed_is_opted_out_through_the_model(
         "low",
         "fallback",
     )
+    # Gemini wrote the summary; an opt-out's interest stays low whatever it read.
+    assert (outcome.conversation_summary, outcome.summary_written_by) == (written, "model")
     assert [t.role for t in transcript.turns] == ["agent", "prospect", "agent"]
     assert "removed your number" in transcript.turns[-1].text
     assert len(vendors.service.twilio.hang_ups) == 1
@@ -178,7 +217,14 @@ async def test_an_outcome_the_model_gets_wrong_is_refused_and_the_model_corrects
     lines = ["Yes, Thursday at 10am works for me."]
     replies = [
         [text(GOODBYE), function_call("record_outcome", interest_level="very high")],
-        [function_call("record_outcome", interest_level="high", next_steps="Demo on Thursday")],
+        [
+            function_call(
+                "record_outcome",
+                interest_level="high",
+                next_steps="Demo on Thursday",
+                summary=WRITTEN,
+            )
+        ],
         [function_call("end_call", reason="goodbye")],
     ]
     async with real_vendors(bus, replies) as vendors, watching(bus, request.call_id) as events:
@@ -196,6 +242,9 @@ async def test_an_outcome_the_model_gets_wrong_is_refused_and_the_model_corrects
         "high",
         "Demo on Thursday",
     )
+    # The summary the model gave record_outcome is the one kept: nothing more was asked.
+    assert (outcome.conversation_summary, outcome.summary_written_by) == (WRITTEN, "model")
+    assert vendors.gemini.summary_requests == []
     [transcript] = events.of(TranscriptFinalized)
     assert transcript.ended_by == "goodbye"
 
@@ -248,8 +297,63 @@ async def test_a_call_without_a_recorded_outcome_is_summarised_by_the_model(bus,
             "Call back Friday",
         )
         assert outcome.conversation_summary.startswith("Interested in call handling")
-    else:  # the vendor failed: the cue-word fallback stands
-        assert outcome.source == "fallback"
+        assert outcome.summary_written_by == "model"
+    else:  # the vendor failed: the cue-word fallback stands, with the labelled template
+        assert (outcome.source, outcome.summary_written_by) == ("fallback", "template")
+        assert outcome.conversation_summary.startswith(
+            "Automatic summary (no model summary was available): Call ended (prospect-hung-up)"
+        )
+
+
+WEDNESDAY_MORNING = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # 10:30 in New York
+
+
+async def test_a_callback_the_prospect_asks_for_is_booked_through_the_model(bus):
+    request = call_requested()
+    await bus.publish(request)
+    lines = ["Sorry, I'm with a customer. Can you call me back tomorrow at 10?"]
+    replies = [
+        # The model first gets the day wrong; the refusal names the field and says why.
+        [
+            text("Of course, tomorrow at 10 then."),
+            function_call("schedule_callback", callback_time="2026-03-03T10:00"),
+        ],
+        [function_call("schedule_callback", callback_time="2026-03-05T10:00")],
+        [
+            text("Talk to you then, goodbye!"),
+            function_call("record_outcome", interest_level="medium", next_steps="Pitch the demo"),
+        ],
+        [function_call("end_call", reason="goodbye")],
+    ]
+    written = "Rosa was with a customer and asked to be called back tomorrow at 10 AM."
+    async with (
+        real_vendors(
+            bus,
+            replies,
+            summaries=[summary_answer(written, "medium")],
+            clock=clock_from(WEDNESDAY_MORNING),
+        ) as vendors,
+        watching(bus, request.call_id) as events,
+    ):
+        await prospect(vendors, request.call_id, lines).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    # The model knew the prospect's date and time, so "tomorrow" was theirs.
+    instruction = vendors.gemini.system_instruction(0)
+    assert "Today, where the prospect is, is Wednesday 4 March 2026" in instruction
+    assert "10:30 AM (America/New_York, UTC-05:00)" in instruction
+    assert "schedule_callback" in json.dumps(vendors.gemini.requests[0]["tools"])
+    refusal = vendors.gemini.contents_text(1)
+    assert '"field": "callback_time"' in refusal and "is in the past" in refusal
+    [outcome] = events.of(OutcomeRecorded)
+    assert outcome.callback_at == datetime(2026, 3, 5, 10, tzinfo=ZoneInfo("America/New_York"))
+    assert outcome.next_steps == (
+        "Call back Thursday 5 March 2026 at 10:00 AM (America/New_York). Pitch the demo"
+    )
+    assert (outcome.conversation_summary, outcome.summary_written_by) == (written, "model")
+    assert "The agent booked a callback for Thursday 5 March 2026 at 10:00 AM" in json.dumps(
+        vendors.gemini.summary_requests[0]["contents"]
+    )
 
 
 def prospect(

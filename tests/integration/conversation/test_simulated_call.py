@@ -4,19 +4,25 @@ Twilio's REST API (a local fake). Simulated voices; Pipecat's VAD and turn model
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 
 from libs.bus import EventBus
 from libs.events import CallAnswered, LeadOptedOut, OutcomeRecorded, TranscriptFinalized
+from services.conversation.domain import time_limit_message
 from services.conversation.simulation.tts import CHUNK_SECONDS, SAMPLE_RATE
+from tests.factories import lead_profile
 from tests.integration.conversation.line import ProspectLine
 from tests.integration.conversation.support import (
     ACCOUNT_SID,
     answered_by_machine,
     call_requested,
+    clock_from,
     conversation_service,
+    detected,
     watching,
 )
 
@@ -37,8 +43,15 @@ async def test_an_interested_prospect_books_a_meeting_and_the_agent_hangs_up(bus
 
     assert heard.first_event == "simulation"  # the greeting, before anything the prospect said
     assert "automated assistant" in heard.agent_lines[0] and "say stop" in heard.agent_lines[0]
+    assert "recorded" not in heard.agent_lines[0]  # RECORD_CALLS is off by default
     assert heard.agent_audio_bytes > 0
     [outcome] = events.of(OutcomeRecorded)
+    # The simulated model wrote the summary from what was said.
+    assert outcome.summary_written_by == "model"
+    assert outcome.conversation_summary.startswith(
+        "Spoke with Rosa Marino of Rosa's Trattoria (Restaurant)."
+    )
+    assert "Interest is high: agreed to a demo on Thursday" in outcome.conversation_summary
     thursday_ten = outcome.meeting_time.astimezone(ZoneInfo("America/New_York"))
     assert (outcome.interest_level, outcome.scheduled_meeting, outcome.source) == (
         "high",
@@ -104,7 +117,13 @@ async def test_a_prospect_who_hangs_up_mid_sentence_still_gets_a_record(bus: Eve
     prospect = [t.text for t in transcript.turns if t.role == "prospect"]
     assert prospect in (lines[:1], lines)
     assert transcript.turns[0].role == "agent"  # the greeting was spoken and recorded
-    assert (outcome.source, outcome.interest_level) == ("fallback", "low")
+    # No tool recorded an outcome: the simulated model read the transcript instead.
+    assert (outcome.source, outcome.interest_level, outcome.summary_written_by) == (
+        "summary",
+        "low",
+        "model",
+    )
+    assert outcome.conversation_summary.endswith("They hung up before the call was wrapped up.")
 
 
 async def test_a_voicemail_gets_a_message_with_the_callback_number(bus: EventBus):
@@ -119,6 +138,82 @@ async def test_a_voicemail_gets_a_message_with_the_callback_number(bus: EventBus
     [transcript] = events.of(TranscriptFinalized)
     assert transcript.ended_by == "voicemail"
     assert events.of(CallAnswered) == []  # telephony reported it; not ours to repeat
+    [outcome] = events.of(OutcomeRecorded)
+    # Nobody spoke, so no model had anything to summarise: the template says so.
+    assert (outcome.summary_written_by, outcome.interest_level) == ("template", "low")
+    assert outcome.conversation_summary.startswith("Automatic summary: an answering machine")
+
+
+async def test_a_fax_gets_no_pitch_the_agent_hangs_up_at_once(bus: EventBus):
+    request = call_requested()
+    await bus.publish(request)
+    await bus.publish(detected(request, "fax"))
+    async with conversation_service(bus) as service, watching(bus, request.call_id) as events:
+        heard = await ProspectLine(service.stream_url, request.call_id, []).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+        await service.twilio.changed.wait()
+
+    assert (heard.agent_lines, heard.agent_audio_bytes) == ([], 0)  # not a sound to the fax
+    assert [hang_up["status"] for hang_up in service.twilio.hang_ups] == ["completed"]
+    [transcript] = events.of(TranscriptFinalized)
+    assert (transcript.ended_by, transcript.turns) == ("fax", ())
+    [outcome] = events.of(OutcomeRecorded)
+    assert outcome.interest_level == "low"
+    assert outcome.next_steps == "The number is a fax: find a voice number before calling again."
+    assert outcome.conversation_summary == (
+        "Automatic summary: a fax machine answered, so the agent hung up without speaking."
+    )
+    assert outcome.summary_written_by == "template"
+    assert events.of(CallAnswered) == []
+
+
+WEDNESDAY_MORNING = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # 10:30 in New York
+
+
+async def test_a_prospect_who_asks_for_a_callback_gets_one_booked_in_their_time(bus: EventBus):
+    request = call_requested()
+    await bus.publish(request)
+    lines = ["Hello, Rosa speaking.", "I'm busy right now, call me back tomorrow afternoon."]
+    service_context = conversation_service(bus, clock=clock_from(WEDNESDAY_MORNING))
+    async with service_context as service, watching(bus, request.call_id) as events:
+        heard = await ProspectLine(service.stream_url, request.call_id, lines).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    said = " ".join(heard.agent_lines)
+    assert "Of course, I will call you back on Thursday 5 March at 2:00 PM." in said
+    [outcome] = events.of(OutcomeRecorded)
+    thursday_two = datetime(2026, 3, 5, 14, tzinfo=ZoneInfo("America/New_York"))
+    assert outcome.callback_at == thursday_two
+    assert outcome.callback_at.utcoffset().total_seconds() == 0  # stored in UTC
+    assert outcome.next_steps == "Call back Thursday 5 March 2026 at 2:00 PM (America/New_York)."
+    assert (outcome.interest_level, outcome.scheduled_meeting) == ("medium", False)
+    assert outcome.summary_written_by == "model"
+    assert outcome.conversation_summary.endswith(
+        "Asked to be called back on Thursday 5 March 2026 at 2:00 PM (America/New_York)."
+    )
+    [transcript] = events.of(TranscriptFinalized)
+    assert transcript.ended_by == "goodbye"
+
+
+async def test_a_doctor_is_greeted_by_title_and_surname_and_told_the_call_is_recorded(
+    bus: EventBus,
+):
+    lead = msgspec.structs.replace(lead_profile(), contact_name="Dr. Maria Ortiz")
+    request = call_requested(lead=lead)
+    await bus.publish(request)
+    lines = ["Hello?", "Sorry, we are not interested. Thanks anyway."]
+    async with (
+        conversation_service(bus, record_calls=True) as service,
+        watching(bus, request.call_id) as events,
+    ):
+        heard = await ProspectLine(service.stream_url, request.call_id, lines).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    first_sentence = heard.agent_lines[0].split(". If you")[0]
+    assert first_sentence == (
+        "Hi Dr. Ortiz, this is Alex, an automated assistant calling on behalf of "
+        "Brightline Reception, on a recorded line"
+    )
 
 
 @pytest.mark.parametrize(
@@ -145,6 +240,32 @@ async def test_the_time_limit_and_a_line_gone_quiet_end_the_call_politely(
     assert transcript.ended_by == ended_by
 
 
+def full_length(text: str, pace: float) -> int:
+    """Bytes of mu-law the simulated voice takes to say `text` at `pace` seconds a character."""
+    return round(len(text) * pace / CHUNK_SECONDS) * round(CHUNK_SECONDS * SAMPLE_RATE)
+
+
+async def test_the_time_limit_goodbye_is_heard_whole_before_twilio_cuts_the_call(bus: EventBus):
+    twilio_limit, goodbye_before, pace = 8, 4.0, 0.01
+    request = call_requested(time_limit_seconds=twilio_limit)
+    await bus.publish(request)
+    service_context = conversation_service(
+        bus, goodbye_before_limit_seconds=goodbye_before, simulated_seconds_per_character=pace
+    )
+    async with service_context as service, watching(bus, request.call_id) as events:
+        heard = await ProspectLine(service.stream_url, request.call_id, ["Hello?"]).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+        await service.twilio.changed.wait()
+
+    assert heard.agent_lines[-1] == time_limit_message()
+    assert heard.audio_bytes_per_line[-1] >= full_length(time_limit_message(), pace)
+    [transcript] = events.of(TranscriptFinalized)
+    assert transcript.ended_by == "timeout"
+    # The agent hung up after its own limit and before Twilio's.
+    assert twilio_limit - goodbye_before <= transcript.duration_seconds < twilio_limit
+    assert len(service.twilio.hang_ups) == 1
+
+
 async def test_hello_over_the_greeting_does_not_cut_the_disclosure_short(bus: EventBus):
     request = call_requested()
     await bus.publish(request)
@@ -156,7 +277,7 @@ async def test_hello_over_the_greeting_does_not_cut_the_disclosure_short(bus: Ev
         await events.wait_for(TranscriptFinalized, OutcomeRecorded)
 
     [transcript] = events.of(TranscriptFinalized)
-    assert transcript.turns[0].text.endswith("say stop and I will remove your number.")
+    assert transcript.turns[0].text.endswith("just say stop and I will remove your number.")
     [outcome] = events.of(OutcomeRecorded)
     assert (transcript.ended_by, outcome.interest_level) == ("goodbye", "low")
 
@@ -172,12 +293,9 @@ async def test_the_prospect_talking_over_the_agent_stops_its_speech(bus: EventBu
         heard = await line.run()
         await events.wait_for(TranscriptFinalized, OutcomeRecorded)
 
-    def full_length(text: str) -> int:  # bytes of mu-law the agent's line takes to say
-        return round(len(text) * pace / CHUNK_SECONDS) * round(CHUNK_SECONDS * SAMPLE_RATE)
-
     greeting, interrupted = heard.audio_bytes_per_line[:2]
-    assert greeting >= 0.9 * full_length(heard.agent_lines[0])  # heard in full
-    assert interrupted < 0.5 * full_length(heard.agent_lines[1])  # cut short
+    assert greeting >= 0.9 * full_length(heard.agent_lines[0], pace)  # heard in full
+    assert interrupted < 0.5 * full_length(heard.agent_lines[1], pace)  # cut short
     assert heard.clears >= 1  # Twilio told to drop what it had buffered
 
 

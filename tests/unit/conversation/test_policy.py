@@ -1,27 +1,23 @@
-"""The sales rules: cues, meeting times, the scripted policy, and the record of a call."""
+"""The sales rules: cues, meeting and callback times, the scripted policy."""
 
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from libs.events import Turn
 from services.conversation.domain import (
     Agent,
-    Outcome,
     Reply,
     ToolCall,
+    callback_time_from,
     classify,
-    greeting,
     meeting_time_from,
     parse_playbooks,
     playbook_for,
-    system_prompt,
 )
-from services.conversation.records import fallback_outcome, with_summary
 from services.conversation.service import BUNDLED_PLAYBOOKS
 from services.conversation.simulation.policy import Conversation, next_reply
 from tests.factories import lead_profile
@@ -43,6 +39,8 @@ NEW_YORK = ZoneInfo("America/New_York")
         ("No thanks.", "decline"),
         ("I'm busy, call back later.", "callback"),
         ("Busy.", "callback"),
+        ("Can you call me back in an hour?", "callback"),
+        ("Call back Tuesday afternoon, I am with a customer.", "callback"),
         ("Interesting. We do miss a lot of calls when it gets busy.", "neutral"),
         ("Can you send me some information by email?", "lukewarm"),
         ("Yes, that sounds good. Thursday at 10am works for me.", "accept"),
@@ -68,7 +66,32 @@ def test_a_named_day_and_hour_is_the_next_such_moment_in_the_leads_zone(text, ex
     assert meeting_time_from(text, NOW, "America/New_York") == expected
 
 
-def _reply(text: str, agent_lines: int) -> Reply:
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Call me back in an hour", datetime(2026, 3, 4, 11, 30, tzinfo=NEW_YORK)),
+        ("try me later, in 20 minutes", datetime(2026, 3, 4, 10, 50, tzinfo=NEW_YORK)),
+        ("in half an hour please", datetime(2026, 3, 4, 11, tzinfo=NEW_YORK)),
+        ("Call back Tuesday afternoon", datetime(2026, 3, 10, 14, tzinfo=NEW_YORK)),
+        ("call me back tomorrow at 10", datetime(2026, 3, 5, 10, tzinfo=NEW_YORK)),
+        ("call me back this afternoon", datetime(2026, 3, 4, 14, tzinfo=NEW_YORK)),
+        ("Wednesday morning", datetime(2026, 3, 11, 10, tzinfo=NEW_YORK)),  # today is Wednesday
+        ("call back later", None),
+    ],
+)
+def test_a_callback_time_the_prospect_names_is_local_to_them(text, expected) -> None:
+    assert callback_time_from(text, NOW, NEW_YORK) == expected  # NOW is 10:30 in New York
+
+
+def test_in_an_hour_is_an_hour_across_a_clock_change() -> None:
+    before_the_change = datetime(2026, 3, 8, 6, 30, tzinfo=UTC)  # 01:30 EST
+    at = callback_time_from("call me back in an hour", before_the_change, NEW_YORK)
+    assert at is not None
+    assert at - before_the_change == timedelta(hours=1)
+    assert (at.hour, at.minute, at.utcoffset()) == (3, 30, timedelta(hours=-4))  # 03:30 EDT
+
+
+def _reply(text: str, agent_lines: int, now: datetime = NOW) -> Reply:
     lead = lead_profile()
     return next_reply(
         Conversation(
@@ -77,7 +100,7 @@ def _reply(text: str, agent_lines: int) -> Reply:
             playbook=playbook_for(PLAYBOOKS, lead.business_type),
             agent_lines=agent_lines,
             prospect_text=text,
-            now=NOW,
+            now=now,
         )
     )
 
@@ -122,40 +145,30 @@ def test_a_voicemail_greeting_gets_the_callback_number_then_ends() -> None:
     assert [call.name for call in reply.tool_calls] == ["record_outcome", "end_call"]
 
 
-def test_the_greeting_discloses_who_for_whom_automated_and_how_to_stop() -> None:
-    text = greeting(AGENT, lead_profile())
-    assert text.startswith("Hi Rosa, this is Alex, an automated assistant calling on behalf of")
-    assert "Brightline Reception" in text and "say stop" in text
-
-
-def test_the_system_prompt_carries_the_lead_and_the_playbook() -> None:
-    lead = lead_profile()
-    prompt = system_prompt(AGENT, lead, playbook_for(PLAYBOOKS, "Restaurant"))
-    for fact in ("Rosa's Trattoria", "Rosa Marino", "Restaurant", "small", "dinner rush",
-                 "2pm-4pm", "America/New_York", "AI host"):  # fmt: skip
-        assert fact in prompt
-
-
 def test_unknown_business_types_use_the_fallback_playbook() -> None:
     assert playbook_for(PLAYBOOKS, "Circus") == PLAYBOOKS["Other"]
 
 
-def test_without_a_tool_outcome_the_transcript_decides() -> None:
-    said = [Turn(role="prospect", text="No thanks.", started_at=NOW, ended_at=NOW)]
-    outcome = fallback_outcome(said, "goodbye")
-    assert (outcome.interest_level, outcome.summary) == (
-        "low",
-        "Call ended (goodbye) after 1 prospect turn.",
-    )
-
-
-def test_a_tool_outcome_gets_a_summary_built_from_it() -> None:
-    said = [Turn(role="prospect", text="Yes", started_at=NOW, ended_at=NOW)]
-    meeting = datetime(2026, 3, 5, 10, tzinfo=NEW_YORK)
-    outcome = Outcome(
-        interest_level="high", scheduled_meeting=True, meeting_time=meeting, next_steps="Demo call."
-    )
-    assert with_summary(outcome, said, "goodbye").summary == (
-        "Call ended (goodbye) after 1 prospect turn. Interest high. "
-        "Meeting booked for 2026-03-05T10:00-05:00. Demo call."
+@pytest.mark.parametrize(
+    ("said", "now", "spoken", "booked"),
+    [
+        ("I'm busy, call me back in an hour.", NOW, "Wednesday 4 March at 11:30 AM",
+         "2026-03-04T11:30"),
+        ("Call back Tuesday afternoon please.", NOW, "Tuesday 10 March at 2:00 PM",
+         "2026-03-10T14:00"),
+        # No time named: their best hours (2pm-4pm) on the next weekday, Friday -> Monday.
+        ("Busy right now.", datetime(2026, 3, 6, 15, tzinfo=UTC), "Monday 9 March at 2:00 PM",
+         "2026-03-09T14:00"),
+    ],
+)  # fmt: skip
+def test_asked_for_a_callback_the_policy_books_it_and_wraps_up(said, now, spoken, booked) -> None:
+    reply = _reply(said, agent_lines=2, now=now)
+    assert f"call you back on {spoken}" in reply.text
+    assert reply.tool_calls == (
+        ToolCall(name="schedule_callback", arguments={"callback_time": booked}),
+        ToolCall(
+            name="record_outcome",
+            arguments={"interest_level": "medium", "notes": "Asked to be called back."},
+        ),
+        ToolCall(name="end_call", arguments={"reason": "goodbye"}),
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, get_args
+from zoneinfo import ZoneInfo
 
 import pytest
 from loguru import logger
@@ -17,6 +19,7 @@ from services.conversation.tools import (
     EndCallArguments,
     OptOutArguments,
     RecordOutcomeArguments,
+    ScheduleCallbackArguments,
     ScheduleMeetingArguments,
     build_tools,
 )
@@ -24,9 +27,16 @@ from services.conversation.tools import (
 ARGUMENTS = {
     "record_outcome": RecordOutcomeArguments,
     "schedule_meeting": ScheduleMeetingArguments,
+    "schedule_callback": ScheduleCallbackArguments,
     "opt_out": OptOutArguments,
     "end_call": EndCallArguments,
 }
+NOW = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # Wednesday 10:30 in New York
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def tools(state: CallState, now: datetime = NOW) -> Any:
+    return build_tools(state, follow_up=True, zone=NEW_YORK, clock=lambda: now)
 
 
 class Published:
@@ -41,13 +51,15 @@ class Published:
 
 def declarations(state: CallState) -> dict[str, dict[str, Any]]:
     """The function declarations Gemini is sent, through Pipecat's own adapter."""
-    [tool] = GeminiLLMAdapter().to_provider_tools_format(build_tools(state, follow_up=True))
+    [tool] = GeminiLLMAdapter().to_provider_tools_format(tools(state))
     return {declaration["name"]: declaration for declaration in tool["function_declarations"]}
 
 
-async def call(state: CallState, name: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+async def call(
+    state: CallState, name: str, arguments: dict[str, Any], now: datetime = NOW
+) -> list[dict[str, Any]]:
     """Calls one tool as the LLM service would; returns the results handed back to the model."""
-    [tool] = [t for t in build_tools(state, follow_up=True).standard_tools if t.name == name]
+    [tool] = [t for t in tools(state, now).standard_tools if t.name == name]
     results: list[dict[str, Any]] = []
 
     async def result_callback(result: Any, *, properties: Any = None) -> None:
@@ -90,8 +102,26 @@ def test_the_model_is_given_the_schema_derived_from_each_tools_arguments():
             },
             "next_steps": {"type": "string"},
             "notes": {"type": "string"},
+            "summary": {
+                "type": "string",
+                "description": "Two or three sentences for the sales team: who you spoke with, "
+                "what they need, how interested they are, any meeting or callback with its day "
+                "and time",
+            },
         },
         "required": ["interest_level"],
+    }
+    assert given["schedule_callback"]["parameters"] == {
+        "type": "object",
+        "properties": {
+            "callback_time": {
+                "type": "string",
+                "description": "When to call back, as the prospect's local date and time in "
+                "ISO 8601 without an offset, e.g. 2026-03-10T14:00; in the future, at most 30 "
+                "days ahead",
+            }
+        },
+        "required": ["callback_time"],
     }
     assert given["end_call"]["parameters"]["properties"] == {
         "reason": {"type": "string", "enum": ["goodbye", "voicemail"]}
@@ -107,8 +137,23 @@ def test_the_model_is_given_the_schema_derived_from_each_tools_arguments():
         ("record_outcome", {"scheduled_meeting": True}, "interest_level"),
         ("record_outcome", {"interest_level": "high", "next_steps": None}, "next_steps"),
         ("schedule_meeting", {}, "meeting_time"),
+        ("schedule_callback", {}, "callback_time"),
+        ("schedule_callback", {"callback_time": "next Tuesday"}, "callback_time"),
+        ("schedule_callback", {"callback_time": "2026-03-04T09:00"}, "callback_time"),
+        ("schedule_callback", {"callback_time": "2026-04-06T10:00"}, "callback_time"),
+        ("schedule_callback", {"callback_time": "2026-03-08T02:30"}, "callback_time"),
     ],
-    ids=["bad interest level", "no interest level", "null next steps", "no meeting time"],
+    ids=[
+        "bad interest level",
+        "no interest level",
+        "null next steps",
+        "no meeting time",
+        "no callback time",
+        "callback time in words",
+        "callback in the past",
+        "callback more than 30 days ahead",
+        "callback at a time the clocks skip",
+    ],
 )
 async def test_arguments_the_model_gets_wrong_are_refused_naming_the_field(
     tool: str, arguments: dict[str, Any], field: str
@@ -125,6 +170,7 @@ async def test_arguments_the_model_gets_wrong_are_refused_naming_the_field(
     assert result["field"] == field
     assert field in result["error"] and f"call {tool} again" in result["error"]
     assert (state.outcome, state.meeting_time, state.ended_by) == (None, None, None)
+    assert state.callback_at is None
     assert published.events == []
     assert [message for message in warnings if field in message and tool in message]
 
@@ -146,3 +192,36 @@ async def test_good_arguments_are_recorded():
     assert (state.outcome.interest_level, state.outcome.scheduled_meeting) == ("high", True)
     assert state.outcome.meeting_time == state.meeting_time  # booked earlier in the call
     assert state.outcome.next_steps == "Demo"
+
+
+@pytest.mark.parametrize(
+    ("callback_time", "reason"),
+    [
+        ("2026-03-04T09:00", "2026-03-04T09:00 is in the past: it is now Wednesday 4 March "
+         "2026 at 10:30 AM in America/New_York"),
+        ("2026-04-06T10:00", "2026-04-06T10:00 is more than 30 days ahead"),
+        ("2026-03-08T02:30", "2026-03-08T02:30 does not exist in America/New_York"),
+    ],
+)  # fmt: skip
+async def test_a_callback_time_the_call_cannot_book_tells_the_model_why(callback_time, reason):
+    state = CallState(on_opt_out=Published().opt_out)
+    [result] = await call(state, "schedule_callback", {"callback_time": callback_time})
+    assert result["field"] == "callback_time"
+    assert result["error"].startswith(f"callback_time: {reason}")
+    assert result["error"].endswith("call schedule_callback again with callback_time corrected.")
+
+
+@pytest.mark.parametrize(
+    ("callback_time", "utc"),
+    [
+        ("2026-03-10T14:00", datetime(2026, 3, 10, 18, tzinfo=UTC)),  # after the change: EDT
+        ("2026-03-05T10:00", datetime(2026, 3, 5, 15, tzinfo=UTC)),  # before it: EST
+        ("2026-03-04T11:30:00-05:00", datetime(2026, 3, 4, 16, 30, tzinfo=UTC)),  # an offset
+    ],
+)
+async def test_a_callback_in_the_leads_local_time_is_recorded_in_utc(callback_time, utc):
+    state = CallState(on_opt_out=Published().opt_out)
+    [result] = await call(state, "schedule_callback", {"callback_time": callback_time})
+    assert state.callback_at == utc
+    assert result["scheduled"] is True
+    assert datetime.fromisoformat(result["callback_time"]) == utc
