@@ -20,7 +20,6 @@ class ConversationSettings(SharedSettings, frozen=True, kw_only=True):
     agent_name: str = "Alex"
     agent_company: str = "Brightline Reception"
     callback_number: str = "+1 555 010 0199"
-    record_calls: bool = False  # when true, the greeting's first sentence says so
     silence_timeout_seconds: float = 20.0
     # The agent ends a call this long before Twilio's TimeLimit would, so that its goodbye
     # is heard whole rather than cut off mid-word.
