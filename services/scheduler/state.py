@@ -50,6 +50,9 @@ RECHECK_AFTER = timedelta(minutes=1)
 # Results another attempt cannot change: the number is wrong, it unsubscribed from the
 # account (Twilio 21610), or it asked not to be called. They are never retried.
 PERMANENT_RESULTS = frozenset({"invalid-number", "rejected", "opted-out", "never callable"})
+# Callbacks one lead gets in one campaign: a prospect who asks every time is not called
+# for ever (they spend no retries, so something else must end them).
+MAX_CALLBACKS = 2
 # Failures that say the carrier, not the prospect, refused: they trip the failure brake.
 CARRIER_FAILURES = frozenset({"failed", "rejected", "invalid-number"})
 
@@ -101,6 +104,7 @@ class LeadProgress:
     attempts: int = 0
     budget: int = 0  # the highest attempt number allowed
     refused: int = 0  # attempts a rule stopped at dial time: not dialled, not counted
+    callbacks: int = 0  # callbacks the prospect asked for and got (MAX_CALLBACKS at most)
     due_at: datetime | None = None  # when the next attempt may go; None: live or final
     live_call_id: UUID | None = None
     result: str | None = None  # the last attempt's result
@@ -419,6 +423,11 @@ class SchedulerState:
             return
         if progress.live_call_id is not None or self.is_blocked(call.lead_id):
             return
+        if progress.callbacks >= MAX_CALLBACKS:  # asked once too often: the call stands
+            if not progress.final:
+                campaign.finish_lead(progress, "completed", call.ended_at)
+            return
+        progress.callbacks += 1
         if progress.final:
             campaign.reopen_lead(progress, progress.budget + 1)
         else:

@@ -11,6 +11,7 @@ import pytest
 
 from libs.events import CallRequested, CallsWithheld, LeadImported, OutcomeRecorded
 from services.scheduler.domain import LeadFilter
+from services.scheduler.state import MAX_CALLBACKS
 from services.scheduler.status import campaign_status
 from tests.unit.scheduler.support import (
     FAST,
@@ -91,3 +92,23 @@ def test_filters_accept_the_uploaded_words_as_well_as_our_categories(business_ty
     wanted = LeadFilter(business_type=business_type, company_size=company_size)
     assert wanted.refusal(lead.lead) is None
     assert wanted.refusal(other.lead) == "not the requested business_type"
+
+
+def test_a_prospect_who_always_asks_for_a_callback_is_not_called_for_ever():
+    state = state_of(imported(1))
+    campaign = state.campaigns[start(state)]
+    now, calls = T0, []
+    for _ in range(MAX_CALLBACKS + 2):
+        made = requests(step(state, now))
+        if not made:
+            break
+        [call] = made
+        calls.append(call)
+        state.apply(answered(call, now + timedelta(seconds=5)))
+        state.apply(outcome(call, now + timedelta(hours=1)))
+        state.apply(completed(call, now + timedelta(minutes=3)))
+        now += timedelta(hours=1)
+    assert len(calls) == 1 + MAX_CALLBACKS
+    progress = campaign.progress[calls[0].lead_id]
+    assert (progress.final, progress.result) == (True, "completed")
+    assert campaign.done
