@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from libs.bus import EventBus
-from libs.events import CallAnswered, CallPlaced, Event, subject_for
+from libs.events import CallAnswered, CallPlaced, CallRequested, Event, subject_for
 from services.telephony import call_facts
 from services.telephony.domain import (
     StatusCallback,
@@ -66,6 +66,14 @@ async def verified_params(request: Request[Any, Any, Any], telephony: Telephony)
             detail=f"the {SIGNATURE_HEADER} header is missing or does not match this request"
         )
     return params
+
+
+async def requested_call(bus: EventBus, call_id: UUID) -> CallRequested:
+    """The request a callback is about; a callback for no call of ours is a 404."""
+    call = await call_facts.call_request(bus, call_id)
+    if call is None:
+        raise NotFoundException(detail=f"no call was requested with call_id {call_id}")
+    return call
 
 
 def call_id_parameter(request: Request[Any, Any, Any]) -> UUID:
@@ -137,9 +145,7 @@ async def record_callback(
     params = await verified_params(request, telephony)
     call_id = call_id_parameter(request)
     with logger.contextualize(call_id=str(call_id)):
-        call = await call_facts.call_request(bus, call_id)
-        if call is None:
-            raise NotFoundException(detail=f"no call was requested with call_id {call_id}")
+        call = await requested_call(bus, call_id)
         callback = parse_callback(params)
         progress = await call_facts.call_progress(bus, call_id)
         events = events_for_callback(call, progress, callback, telephony.clock())
@@ -163,9 +169,7 @@ async def call_recording(
     params = await verified_params(request, telephony)
     call_id = call_id_parameter(request)
     with logger.contextualize(call_id=str(call_id)):
-        call = await call_facts.call_request(bus, call_id)
-        if call is None:
-            raise NotFoundException(detail=f"no call was requested with call_id {call_id}")
+        call = await requested_call(bus, call_id)
         if params.get("RecordingStatus", "completed") != "completed" or not params.get(
             "RecordingUrl"
         ):
