@@ -24,6 +24,7 @@ from libs.events import (
     LeadImported,
     LeadOptedOut,
     LeadProfile,
+    MediaStreamStarted,
     ModeRecorded,
     OutcomeRecorded,
     TimeWindow,
@@ -147,6 +148,13 @@ def one_of_each_event() -> list[AnyEvent]:
             reason="invalid-number",
             detail="The 'To' number is not a valid phone number.",
             provider_error_code=21211,
+        ),
+        MediaStreamStarted(
+            event_id=uuid4(),
+            **common,
+            **call,
+            stream_sid="MZ" + "4" * 32,
+            provider_call_id="CA" + "3" * 32,
         ),
         CallCompleted(event_id=uuid4(), **common, **call, duration_seconds=84.5),
         CallRecorded(

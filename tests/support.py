@@ -10,6 +10,10 @@ from collections.abc import AsyncIterator
 import httpx
 import uvicorn
 from litestar import Litestar
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from libs.bus import EventBus
+from libs.events import AnyEvent, decode_event
 
 
 @contextlib.asynccontextmanager
@@ -28,3 +32,19 @@ async def serving(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     finally:
         server.should_exit = True
         await task
+
+
+async def stored_events(bus: EventBus, subject: str) -> list[AnyEvent]:
+    """Every event the stream holds on `subject`, in order."""
+    config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL)
+    subscription = await bus.js.pull_subscribe(subject, stream=bus.stream, config=config)
+    try:
+        remaining = (await subscription.consumer_info()).num_pending
+        events: list[AnyEvent] = []
+        while remaining:
+            batch = await subscription.fetch(remaining, timeout=5)
+            remaining -= len(batch)
+            events.extend(decode_event(message.data, message.subject) for message in batch)
+        return events
+    finally:
+        await subscription.unsubscribe()

@@ -26,6 +26,7 @@ from libs.events import (
     CampaignStopped,
     LeadImported,
     LeadOptedOut,
+    MediaStreamStarted,
     ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
@@ -87,6 +88,7 @@ class ComplianceFacts:
                 | CallFailed()
                 | CallCompleted()
                 | CallRecorded()
+                | MediaStreamStarted()
                 | TranscriptFinalized()
                 | OutcomeRecorded()
             ):

@@ -250,6 +250,17 @@ class CallAnswered(CallEvent, frozen=True, kw_only=True):
     answered_by: AnsweredBy = "unknown"
 
 
+class MediaStreamStarted(CallEvent, frozen=True, kw_only=True):
+    """Conversation admitted the call's media stream: a call has one, so this is stored
+    only if the subject is empty, and a second stream for the call (a replayed token, a
+    second replica) is refused."""
+
+    subject_verb: ClassVar[str] = "stream_started"
+
+    stream_sid: str
+    provider_call_id: str  # the carrier's CallSid the stream's token was issued for
+
+
 class CallFailed(CallEvent, frozen=True, kw_only=True):
     subject_verb: ClassVar[str] = "failed"
 
@@ -317,6 +328,7 @@ AnyEvent = (
     | CallRequested
     | CallPlaced
     | CallAnswered
+    | MediaStreamStarted
     | CallFailed
     | CallCompleted
     | CallRecorded
@@ -339,6 +351,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     CallRequested,
     CallPlaced,
     CallAnswered,
+    MediaStreamStarted,
     CallFailed,
     CallCompleted,
     CallRecorded,

@@ -13,6 +13,8 @@ from litestar.handlers.base import BaseRouteHandler
 # Route handlers declare who may call them with `opt={"access": ...}`. "public" routes
 # are the health probes; "twilio" routes authenticate by Twilio's request signature.
 Access = Literal["public", "twilio", "token"]
+# Twilio signs every webhook and the media stream's websocket upgrade with this header.
+TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
 
 
 class UnsafeBindError(RuntimeError):

@@ -39,6 +39,11 @@ class SharedSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     twilio_auth_token: str | None = None
     twilio_api_base_url: str | None = None  # unset: api.twilio.com (a local fake in tests)
     simulation_auth_token: str | None = None  # the simulated account's, in simulation
+    # Signs the media stream's per-call tokens (telephony) and checks them (conversation);
+    # unset: a key derived from the auth token above. The previous one is still accepted,
+    # so the two services can be restarted one after the other during a rotation.
+    media_stream_secret: str | None = None
+    media_stream_previous_secret: str | None = None
     # Record both sides of every call; the agent then says so first (consent).
     record_calls: bool = False
 

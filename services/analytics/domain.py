@@ -35,6 +35,7 @@ from libs.events.model import (
     LeadImported,
     LeadOptedOut,
     LeadProfile,
+    MediaStreamStarted,
     ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
@@ -168,6 +169,8 @@ class ProjectionBatch:
                 self._add_call_request(event)
             case CallPlaced() | CallAnswered() | CallFailed() | CallCompleted() | CallRecorded():
                 fill_call(self._call(event), event)
+            case MediaStreamStarted():
+                pass  # the audit trail's: no table counts it
             case TranscriptFinalized():
                 self._add_transcript(event)
             case OutcomeRecorded():

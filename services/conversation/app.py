@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+import time
 from typing import Any
-from uuid import UUID
 
 from litestar import Response, WebSocket, get, websocket
 from litestar.di import NamedDependency
@@ -13,35 +13,23 @@ from starlette.websockets import WebSocket as StarletteWebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from libs.bus import EventBus
-from libs.events import CallAnswered, CallRequested, TranscriptFinalized, subject_for
+from libs.events import CallAnswered, CallRequested, subject_for
 from libs.runtime.problems import problem
+from libs.runtime.security import TWILIO_SIGNATURE_HEADER
 from services.conversation import records
+from services.conversation.admission import (
+    BUSY,
+    POLICY_VIOLATION,
+    UNKNOWN_CALL,
+    StreamRefused,
+    check_token,
+    check_upgrade_signature,
+    read_start,
+)
 from services.conversation.call import Call
 from services.conversation.domain import playbook_for
 from services.conversation.pipeline import Stream
 from services.conversation.service import ConversationRuntime
-
-# Close codes (RFC 6455 private range) that say why a stream was refused.
-UNKNOWN_CALL = 4404
-FINISHED_CALL = 4409
-BUSY = 4503
-
-
-class StreamStart:
-    def __init__(self, message: dict[str, Any]) -> None:
-        start = message.get("start", {})
-        self.stream_sid: str = start.get("streamSid") or message.get("streamSid", "")
-        self.call_sid: str = start.get("callSid", "")
-        self.call_id_text: str = start.get("customParameters", {}).get("call_id", "")
-
-
-async def _read_start(socket: StarletteWebSocket) -> StreamStart | None:
-    """Twilio sends `connected`, then `start`; nothing else comes first."""
-    for _ in range(2):
-        message = json.loads(await socket.receive_text())
-        if message.get("event") == "start":
-            return StreamStart(message)
-    return None
 
 
 @websocket("/twilio/stream", opt={"access": "twilio"})
@@ -52,50 +40,55 @@ async def twilio_stream(
 ) -> None:
     # Pipecat's transport speaks Starlette's WebSocket; the same ASGI connection serves both.
     stream_socket = StarletteWebSocket(socket.scope, socket.receive, socket.send)
+    checked_url = check_upgrade_signature(
+        socket.headers, socket.url.path, conversation.settings.auth_token
+    )
+    if checked_url is not None:
+        # Refused before the upgrade completes: the peer gets an HTTP 403, not a socket.
+        logger.warning(
+            "Stream refused: the {header} of its upgrade does not match {url}; if every "
+            "stream fails, the proxy in front must pass Host on",
+            header=TWILIO_SIGNATURE_HEADER,
+            url=checked_url,
+        )
+        await stream_socket.close(code=POLICY_VIOLATION)
+        return
     await stream_socket.accept()
     try:
-        start = await _read_start(stream_socket)
-    except (WebSocketDisconnect, json.JSONDecodeError):
-        return
-    call = await _call_for(start, bus, conversation)
-    if isinstance(call, int):
-        if stream_socket.client_state == WebSocketState.CONNECTED:
-            await stream_socket.close(code=call)
-        return
-    with logger.contextualize(call_id=str(call.request.call_id), lead_id=str(call.request.lead_id)):
-        logger.info("Media stream started ({mode})", mode=conversation.settings.voices)
-        await call.run(stream_socket)
+        with conversation.gate.admitting():
+            call = await _admit(stream_socket, bus, conversation)
+            with logger.contextualize(
+                call_id=str(call.request.call_id), lead_id=str(call.request.lead_id)
+            ):
+                logger.info("Media stream started ({mode})", mode=conversation.settings.voices)
+                await call.run(stream_socket)
+    except StreamRefused as refusal:
+        logger.warning("Stream refused: {reason}", reason=refusal.reason)
+        if refusal.code and stream_socket.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await stream_socket.close(code=refusal.code)
 
 
-async def _call_for(
-    start: StreamStart | None, bus: EventBus, conversation: ConversationRuntime
-) -> Call | int:
-    if start is None:
-        logger.warning("Stream refused: no start message")
-        return UNKNOWN_CALL
-    try:
-        call_id = UUID(start.call_id_text)
-    except ValueError:
-        logger.warning(
-            "Stream refused: call_id parameter {value!r} is not a UUID",
-            value=start.call_id_text[:40],
-        )
-        return UNKNOWN_CALL
-    request = await bus.last_event(subject_for(CallRequested, call_id))
+async def _admit(
+    socket: StarletteWebSocket, bus: EventBus, conversation: ConversationRuntime
+) -> Call:
+    """The call this stream is for, or StreamRefused; nothing is published for a refused
+    stream, and nothing costs a vendor a session before the token holds."""
+    settings = conversation.settings
+    start = await read_start(socket.receive, settings.stream_start_timeout_seconds)
+    check_token(start, settings.media_stream_keys, time.time())
+    request = await bus.last_event(subject_for(CallRequested, start.call_id))
     if not isinstance(request, CallRequested):
-        logger.warning("Stream refused: unknown call {call_id}", call_id=str(call_id))
-        return UNKNOWN_CALL
-    if await bus.last_event(subject_for(TranscriptFinalized, call_id)) is not None:
-        logger.warning("Stream refused: call {call_id} already finished", call_id=str(call_id))
-        return FINISHED_CALL
+        raise StreamRefused(UNKNOWN_CALL, f"unknown call {start.call_id}")
     if conversation.load.live_calls >= conversation.load.max_live_calls:
-        logger.warning(
-            "Stream refused: at capacity ({calls} live calls)", calls=conversation.load.live_calls
-        )
-        return BUSY
-    answered = await bus.last_event(subject_for(CallAnswered, call_id))
+        raise StreamRefused(BUSY, f"at capacity ({conversation.load.live_calls} live calls)")
+    now = conversation.clock()
+    claim = records.stream_started(request, start.stream_sid, start.call_sid, now)
+    if not await bus.publish_if_first(claim):
+        raise StreamRefused(POLICY_VIOLATION, f"call {start.call_id} already had its stream")
+    answered = await bus.last_event(subject_for(CallAnswered, start.call_id))
     if answered is None:
-        await bus.publish(records.call_answered(request, conversation.clock()))
+        await bus.publish(records.call_answered(request, now))
     # Telephony's machine detection, when it came before the stream; else a person (ours).
     answered_by = answered.answered_by if isinstance(answered, CallAnswered) else "human"
     stream = Stream(

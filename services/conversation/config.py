@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from libs.runtime.settings import SIMULATED_ACCOUNT_SID, TWILIO_API, SharedSettings
+from libs.runtime.stream_tokens import stream_keys
 
 Voices = Literal["real", "simulated"]
 
@@ -25,6 +26,10 @@ class ConversationSettings(SharedSettings, frozen=True, kw_only=True):
     # is heard whole rather than cut off mid-word.
     goodbye_before_limit_seconds: float = 10.0
     max_live_calls: int = 12  # per process; /readyz says degraded at this many
+    # Open media sockets per process, those still awaiting their start message included;
+    # beyond it a connection is refused at once (1013), so a flood cannot pile up sockets.
+    max_open_streams: int = 32
+    stream_start_timeout_seconds: float = 5.0  # Twilio sends `start` at once; a silent socket goes
     max_loop_lag_seconds: float = 0.05  # event-loop lag above which the process is overloaded
     simulated_seconds_per_character: float = 0.06  # simulated speech pace, ~170 words a minute
     playbooks_path: str = ""  # unset: the bundled playbooks.toml
@@ -38,13 +43,22 @@ class ConversationSettings(SharedSettings, frozen=True, kw_only=True):
         return "real" if self.mode == "live" else "simulated"
 
     @property
+    def media_stream_keys(self) -> tuple[bytes, ...]:
+        """The keys a media stream's token may be signed with: telephony's, then the one
+        being rotated out."""
+        return stream_keys(
+            self.media_stream_secret, self.media_stream_previous_secret, self.auth_token
+        )
+
+    @property
     def hang_up_account_sid(self) -> str:
         if self.voices == "real" or self.twilio_api_base_url:
             return self.twilio_account_sid or SIMULATED_ACCOUNT_SID
         return SIMULATED_ACCOUNT_SID
 
     @property
-    def hang_up_auth_token(self) -> str:
+    def auth_token(self) -> str:
+        """The token Twilio signs with: the stream's upgrade, and our hang-up requests."""
         if self.voices == "real":
             return self.twilio_auth_token or ""
         return self.simulation_auth_token or self.twilio_auth_token or ""

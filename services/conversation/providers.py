@@ -56,12 +56,12 @@ def twilio_serializer(
         stream_sid=stream_sid,
         call_sid=call_sid,
         account_sid=settings.hang_up_account_sid,
-        auth_token=settings.hang_up_auth_token,
+        auth_token=settings.auth_token,
         base_url=settings.hang_up_base_url,
         params=TwilioFrameSerializer.InputParams(
             twilio_sample_rate=8000,
             sample_rate=8000,
-            auto_hang_up=bool(settings.hang_up_auth_token),
+            auto_hang_up=bool(settings.auth_token),
         ),
     )
 

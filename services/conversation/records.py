@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
-from uuid import uuid5
+from uuid import uuid4, uuid5
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -17,6 +17,7 @@ from libs.events import (
     CallAnswered,
     CallRequested,
     LeadOptedOut,
+    MediaStreamStarted,
     OutcomeRecorded,
     TranscriptFinalized,
     Turn,
@@ -41,6 +42,22 @@ def call_answered(request: CallRequested, now: datetime) -> CallAnswered:
         lead_id=request.lead_id,
         campaign_id=request.campaign_id,
         answered_by="human",
+    )
+
+
+def stream_started(
+    request: CallRequested, stream_sid: str, call_sid: str, now: datetime
+) -> MediaStreamStarted:
+    # A fresh id on purpose: JetStream would take a copy under a known id for a duplicate
+    # and report it stored, and a replayed stream would pass for the first.
+    return MediaStreamStarted(
+        event_id=uuid4(),
+        occurred_at=now,
+        call_id=request.call_id,
+        lead_id=request.lead_id,
+        campaign_id=request.campaign_id,
+        stream_sid=stream_sid,
+        provider_call_id=call_sid,
     )
 
 

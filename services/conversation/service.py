@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from libs.bus import EventBus
+from services.conversation.admission import StreamGate
 from services.conversation.config import ConversationSettings
 from services.conversation.domain import Agent, Playbook, parse_playbooks
 from services.conversation.load import LoadMonitor
@@ -46,6 +47,7 @@ class ConversationRuntime:
     voices: Voices
     models: SharedModels
     load: LoadMonitor
+    gate: StreamGate
     clock: Callable[[], datetime] = field(default=_now)
 
     @classmethod
@@ -68,6 +70,7 @@ class ConversationRuntime:
                 max_live_calls=settings.max_live_calls,
                 max_loop_lag_seconds=settings.max_loop_lag_seconds,
             ),
+            gate=StreamGate(settings.max_open_streams),
         )
 
     def for_calls(self, bus: EventBus) -> CallEnvironment:

@@ -35,6 +35,7 @@ from libs.events import (
     LeadImported,
     LeadOptedOut,
     LeadProfile,
+    MediaStreamStarted,
     ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
@@ -236,7 +237,7 @@ class SchedulerState:
                 self._on_call_completed(event)
             case OutcomeRecorded():
                 self._on_outcome_recorded(event)
-            case ModeRecorded() | TranscriptFinalized() | CallRecorded():
+            case ModeRecorded() | TranscriptFinalized() | CallRecorded() | MediaStreamStarted():
                 return  # not the scheduler's to act on
         for campaign in self.campaigns.values():
             campaign.drop_stale()

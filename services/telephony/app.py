@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,8 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from libs.bus import EventBus
 from libs.events import CallAnswered, CallPlaced, CallRequested, Event, subject_for
+from libs.runtime.security import TWILIO_SIGNATURE_HEADER
+from libs.runtime.stream_tokens import TOKEN_PARAMETER, issue_stream_token
 from services.telephony import call_facts
 from services.telephony.domain import (
     StatusCallback,
@@ -31,8 +34,6 @@ from services.telephony.domain import (
 )
 from services.telephony.providers import UnknownCallError
 from services.telephony.service import Telephony
-
-SIGNATURE_HEADER = "X-Twilio-Signature"
 
 
 class CallNotLiveError(ValueError):
@@ -48,7 +49,7 @@ async def verified_params(request: Request[Any, Any, Any], telephony: Telephony)
     """The webhook's form parameters, if Twilio's signature over them and the URL holds."""
     form = await request.form()
     params = {key: str(value) for key, value in form.items()}
-    signature = request.headers.get(SIGNATURE_HEADER)
+    signature = request.headers.get(TWILIO_SIGNATURE_HEADER)
     query = request.scope.get("query_string", b"").decode("latin-1")
     url = signed_url(telephony.settings.public_base_url, request.url.path, query)
     validator = RequestValidator(telephony.settings.auth_token)
@@ -63,7 +64,7 @@ async def verified_params(request: Request[Any, Any, Any], telephony: Telephony)
             url=url,
         )
         raise PermissionDeniedException(
-            detail=f"the {SIGNATURE_HEADER} header is missing or does not match this request"
+            detail=f"the {TWILIO_SIGNATURE_HEADER} header is missing or does not match this request"
         )
     return params
 
@@ -90,13 +91,18 @@ def call_id_parameter(request: Request[Any, Any, Any]) -> UUID:
 async def answer_twiml(
     request: Request[Any, Any, Any], telephony: NamedDependency[Telephony]
 ) -> Response[str]:
-    """The answered call's instructions: a bidirectional media stream carrying `call_id`."""
-    await verified_params(request, telephony)
+    """The answered call's instructions: a bidirectional media stream carrying `call_id`
+    and the token conversation admits it by, bound to this call and the carrier's CallSid."""
+    params = await verified_params(request, telephony)
     call_id = call_id_parameter(request)
+    token = issue_stream_token(
+        telephony.settings.media_stream_key, call_id, params.get("CallSid", ""), time.time()
+    )
     response = VoiceResponse()
     connect = Connect()
     stream = connect.stream(url=stream_url(telephony.settings.stream_base_url))
     stream.parameter(name="call_id", value=str(call_id))
+    stream.parameter(name=TOKEN_PARAMETER, value=token)
     response.append(connect)
     with logger.contextualize(call_id=str(call_id)):
         logger.info("Answered TwiML: connecting the media stream")

@@ -9,7 +9,13 @@ from typing import Literal
 import msgspec
 
 from libs.runtime.mode import resolve_mode
-from libs.runtime.settings import SIMULATED_ACCOUNT_SID, SharedSettings, load_settings
+from libs.runtime.settings import (
+    SIMULATED_ACCOUNT_SID,
+    SettingsError,
+    SharedSettings,
+    load_settings,
+)
+from libs.runtime.stream_tokens import stream_keys
 
 SIMULATED_FROM_NUMBER = "+15005550006"  # Twilio's own magic "valid from" test number
 SIMULATED_API_PREFIX = "/simulated-twilio"
@@ -70,6 +76,17 @@ class TelephonySettings(SharedSettings, frozen=True, kw_only=True):
         if self.carrier == "twilio":
             return self.twilio_auth_token or ""
         return self.simulation_auth_token or ""
+
+    @property
+    def media_stream_key(self) -> bytes:
+        """The key each answered call's media stream token is signed with."""
+        keys = stream_keys(self.media_stream_secret, None, self.auth_token)
+        if not keys:
+            raise SettingsError(
+                "no key to sign media stream tokens with: set MEDIA_STREAM_SECRET, or the "
+                "auth token webhooks are signed with"
+            )
+        return keys[0]
 
 
 def load_telephony_settings(environ: Mapping[str, str]) -> TelephonySettings:

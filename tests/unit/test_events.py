@@ -58,6 +58,7 @@ def test_subjects_put_the_entity_first():
         "CallRequested": f"sales.call.{CALL_ID}.requested",
         "CallPlaced": f"sales.call.{CALL_ID}.placed",
         "CallAnswered": f"sales.call.{CALL_ID}.answered",
+        "MediaStreamStarted": f"sales.call.{CALL_ID}.stream_started",
         "CallFailed": f"sales.call.{CALL_ID}.failed",
         "CallCompleted": f"sales.call.{CALL_ID}.completed",
         "CallRecorded": f"sales.call.{CALL_ID}.recorded",

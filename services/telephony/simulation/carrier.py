@@ -23,6 +23,7 @@ from twilio.request_validator import RequestValidator
 from websockets.exceptions import InvalidHandshake
 
 from libs.events import CallRequested
+from libs.runtime.security import TWILIO_SIGNATURE_HEADER
 from libs.simulation.personas import Persona, choose_persona
 from services.telephony.config import SIMULATED_FROM_NUMBER, TelephonySettings
 from services.telephony.domain import webhook_url
@@ -196,6 +197,8 @@ class SimulatedCarrier:
             call_sid=call.call_sid,
             stream_sid="MZ" + uuid5(call.request.call_id, "simulated-stream").hex,
             custom_parameters=parameters,
+            # Twilio signs the websocket upgrade too: over the stream's URL, without params.
+            signature=self._validator.compute_signature(url, {}),
             persona=call.persona,
             speak=self.speak,
             recorder=recorder,
@@ -211,7 +214,7 @@ class SimulatedCarrier:
             raise RuntimeError("the simulated carrier is not running")
         url = webhook_url(self.settings.public_base_url, path, call.request.call_id)
         params = {**self._call_params(call), **values}
-        headers = {"X-Twilio-Signature": self._validator.compute_signature(url, params)}
+        headers = {TWILIO_SIGNATURE_HEADER: self._validator.compute_signature(url, params)}
         for attempt in range(1, 4):
             try:
                 response = await self._http.post(url, data=params, headers=headers)

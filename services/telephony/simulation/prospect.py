@@ -21,6 +21,7 @@ from loguru import logger
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from libs.runtime.security import TWILIO_SIGNATURE_HEADER
 from libs.simulation.personas import Persona
 from libs.simulation.protocol import (
     FRAME_BYTES,
@@ -58,6 +59,7 @@ class ProspectOnTheLine:
         call_sid: str,
         stream_sid: str,
         custom_parameters: dict[str, str],
+        signature: str,
         persona: Persona,
         speak: Speak,
         recorder: CallRecorder | None = None,
@@ -67,6 +69,7 @@ class ProspectOnTheLine:
         self.call_sid = call_sid
         self.stream_sid = stream_sid
         self.custom_parameters = custom_parameters
+        self.signature = signature
         self.persona = persona
         self.speak = speak
         self.recorder = recorder  # RECORD_CALLS: both sides, as heard on the line
@@ -84,7 +87,12 @@ class ProspectOnTheLine:
         self._echoes: deque[str] = deque()  # marks whose audio has played, for the sender
 
     async def run(self, hang_up: asyncio.Event, time_limit_seconds: float) -> Ending:
-        async with connect(self.stream_url, open_timeout=10, max_size=2**20) as socket:
+        async with connect(
+            self.stream_url,
+            open_timeout=10,
+            max_size=2**20,
+            additional_headers={TWILIO_SIGNATURE_HEADER: self.signature},
+        ) as socket:
             await self._send_json(
                 socket, {"event": "connected", "protocol": "Call", "version": "1.0.0"}
             )

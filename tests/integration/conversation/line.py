@@ -14,6 +14,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -21,12 +22,19 @@ from uuid import UUID
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from libs.runtime.stream_tokens import issue_stream_token, stream_keys
 from libs.simulation.protocol import AgentSaid, ProspectSaid, decode_simulation, encode_simulation
 from libs.simulation.speech import SILENCE_FRAME, synthesize_utterance
+from tests.integration.conversation.support import AUTH_TOKEN
 
 FRAME_SECONDS = 0.02
 QUIET_SECONDS = 0.4
 BARGE_IN_AFTER_SECONDS = 0.3
+
+
+def token_for(call_id: UUID | str, call_sid: str, auth_token: str = AUTH_TOKEN) -> str:
+    [key] = stream_keys(None, None, auth_token)
+    return issue_stream_token(key, UUID(str(call_id)), call_sid, time.time())
 
 
 @dataclass
@@ -52,8 +60,14 @@ class ProspectLine:
         wait_for_agent_first: bool = True,
         turns_from_audio: bool = False,
         on_say: Callable[[str], None] | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.url, self.call_id, self.lines = url, str(call_id), lines
+        self.call_sid = "CA" + "2" * 32
+        # What telephony's TwiML would have given this call; a test may present another.
+        self.token = token if token is not None else token_for(call_id, self.call_sid)
+        self.headers = headers or {}  # on the upgrade request, as Twilio's signature is
         self.hang_up_during_line = hang_up_during_line
         self.barge_in_line = barge_in_line
         self.wait_for_agent_first = wait_for_agent_first
@@ -67,7 +81,7 @@ class ProspectLine:
         self._lines_answered = 0
 
     async def run(self, timeout: float = 60) -> Heard:
-        async with connect(self.url) as socket:
+        async with connect(self.url, additional_headers=self.headers) as socket:
             await socket.send(json.dumps({"event": "connected", "protocol": "Call"}))
             await socket.send(json.dumps(self._start()))
             sender = asyncio.create_task(self._send_audio(socket))
@@ -194,9 +208,9 @@ class ProspectLine:
             "start": {
                 "streamSid": self.stream_sid,
                 "accountSid": "AC" + "1" * 32,
-                "callSid": "CA" + "2" * 32,
+                "callSid": self.call_sid,
                 "tracks": ["inbound"],
-                "customParameters": {"call_id": self.call_id},
+                "customParameters": {"call_id": self.call_id, "token": self.token},
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
             },
         }

@@ -11,7 +11,14 @@ import msgspec
 import pytest
 
 from libs.bus import EventBus
-from libs.events import CallAnswered, LeadOptedOut, OutcomeRecorded, TranscriptFinalized
+from libs.events import (
+    CallAnswered,
+    LeadOptedOut,
+    MediaStreamStarted,
+    OutcomeRecorded,
+    TranscriptFinalized,
+    history_of,
+)
 from services.conversation.domain import time_limit_message
 from services.conversation.simulation.tts import CHUNK_SECONDS, SAMPLE_RATE
 from tests.factories import lead_profile
@@ -25,6 +32,7 @@ from tests.integration.conversation.support import (
     detected,
     watching,
 )
+from tests.support import stored_events
 
 INTERESTED = [
     "Hello, Rosa speaking.",
@@ -299,7 +307,7 @@ async def test_the_prospect_talking_over_the_agent_stops_its_speech(bus: EventBu
     assert heard.clears >= 1  # Twilio told to drop what it had buffered
 
 
-async def test_a_call_that_already_finished_is_refused(bus: EventBus):
+async def test_a_call_gets_one_media_stream_even_with_a_fresh_token(bus: EventBus):
     request = call_requested()
     await bus.publish(request)
     await bus.publish(answered_by_machine(request))  # a voicemail: quickly over
@@ -308,8 +316,10 @@ async def test_a_call_that_already_finished_is_refused(bus: EventBus):
         await events.wait_for(TranscriptFinalized)
         again = await ProspectLine(service.stream_url, request.call_id, []).run()
 
-    assert again.close_code == 4409
-    assert len(events.of(TranscriptFinalized)) == 1
+    assert again.close_code == 1008  # policy violation: the call already had its stream
+    stored = await stored_events(bus, history_of("call", request.call_id))
+    assert [type(e) for e in stored].count(TranscriptFinalized) == 1
+    assert [type(e) for e in stored].count(MediaStreamStarted) == 1
 
 
 async def test_an_unknown_call_is_refused(bus: EventBus):

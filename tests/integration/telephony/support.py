@@ -93,22 +93,6 @@ def call_request(
     )
 
 
-async def stored_events(bus: EventBus, subject: str) -> list[AnyEvent]:
-    """Every event the stream holds on `subject`, in order."""
-    config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL)
-    subscription = await bus.js.pull_subscribe(subject, stream=bus.stream, config=config)
-    try:
-        remaining = (await subscription.consumer_info()).num_pending
-        events: list[AnyEvent] = []
-        while remaining:
-            batch = await subscription.fetch(remaining, timeout=5)
-            remaining -= len(batch)
-            events.extend(decode_event(message.data, message.subject) for message in batch)
-        return events
-    finally:
-        await subscription.unsubscribe()
-
-
 async def wait_for_event(bus: EventBus, subject: str, timeout: float = 15.0) -> AnyEvent:
     """The first event stored on `subject`, waiting for it to arrive."""
     config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL)

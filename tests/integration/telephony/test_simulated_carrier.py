@@ -3,6 +3,7 @@ endpoint, through the real service: worker, signed webhooks, TwiML, Media Stream
 
 import array
 import asyncio
+import time
 import wave
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,6 +21,7 @@ from libs.events import (
     subject_for,
 )
 from libs.runtime.plugin import ServicePlugin
+from libs.runtime.stream_tokens import verify_stream_token
 from libs.simulation.personas import choose_persona
 from services.telephony.config import SIMULATED_ACCOUNT_SID, TelephonySettings
 from services.telephony.plugin import build_telephony_plugin
@@ -29,9 +31,9 @@ from tests.integration.telephony.support import (
     call_request,
     listening_socket,
     serving_plugins,
-    stored_events,
     wait_for_event,
 )
+from tests.support import stored_events
 
 SEED = 7
 TOKEN = "simulated-token-for-tests"
@@ -143,14 +145,23 @@ async def check_stream(world: SimulatedWorld, request, kind: str) -> None:
     )
     assert [m["event"] for m in record.messages[:2]] == ["connected", "start"], kind
     assert record.messages[0] == {"event": "connected", "protocol": "Call", "version": "1.0.0"}
+    token = record.start.get("customParameters", {}).get("token", "")
     assert record.start == {
         "accountSid": SIMULATED_ACCOUNT_SID,
         "streamSid": record.start["streamSid"],
         "callSid": placed.provider_call_id,
         "tracks": ["inbound"],
-        "customParameters": {"call_id": str(request.call_id)},
+        "customParameters": {"call_id": str(request.call_id), "token": token},
         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
     }
+    # The token our TwiML gave this call, for the CallSid the carrier streams it under.
+    verify_stream_token(
+        token,
+        (world.settings.media_stream_key,),
+        request.call_id,
+        placed.provider_call_id,
+        time.time(),
+    )
     assert record.start["streamSid"].startswith("MZ") and len(record.start["streamSid"]) == 34
     media = record.media
     assert {len(__import__("base64").b64decode(m["payload"])) for m in media} == {160}

@@ -1,6 +1,8 @@
 """Twilio's webhooks, signed with the SDK's validator, and the events they leave on NATS."""
 
+import time
 import xml.etree.ElementTree as ElementTree
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -13,16 +15,17 @@ from libs.events import (
     history_of,
     subject_for,
 )
+from libs.runtime.stream_tokens import StreamTokenError, verify_stream_token
 from tests.integration.telephony.support import (
     ACCOUNT_SID,
     FakeTwilioApi,
     call_request,
     local_url,
     signed,
-    stored_events,
     telephony_against,
     wait_for_event,
 )
+from tests.support import stored_events
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:twilio.*")
 
@@ -193,8 +196,16 @@ async def test_the_twiml_connects_one_bidirectional_stream_carrying_the_call_id(
     [stream] = connect.findall("Stream")
     host = settings.webhook_base_url.removeprefix("https://")
     assert stream.get("url") == f"wss://{host}/twilio/stream"
-    [parameter] = stream.findall("Parameter")
-    assert parameter.attrib == {"name": "call_id", "value": str(request.call_id)}
+    parameters = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+    assert parameters.keys() == {"call_id", "token"}
+    assert parameters["call_id"] == str(request.call_id)
+    # A token for this call and the CallSid Twilio named, and for no other.
+    key = (settings.media_stream_key,)
+    verify_stream_token(parameters["token"], key, request.call_id, CALL_SID, time.time())
+    with pytest.raises(StreamTokenError):
+        verify_stream_token(parameters["token"], key, uuid4(), CALL_SID, time.time())
+    with pytest.raises(StreamTokenError):
+        verify_stream_token(parameters["token"], key, request.call_id, "CA" + "f" * 32, time.time())
     assert list(root) == [connect] and list(connect) == [stream]
 
 
