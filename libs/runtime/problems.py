@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from loguru import logger
 
 PROBLEM_JSON = "application/problem+json"
+_LITESTAR_VALIDATION = "Validation failed for "
 
 
 def problem(status: int, detail: str, **extra: Any) -> Response[dict[str, Any]]:
@@ -25,10 +26,17 @@ def problem(status: int, detail: str, **extra: Any) -> Response[dict[str, Any]]:
 
 
 def http_exception_to_problem(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.status_code == 500:  # Litestar's own 500s describe its internals
+        return unexpected_error_to_problem(request, exc)
+    detail = exc.detail
     extra: dict[str, Any] = {}
-    if isinstance(exc, ValidationException) and exc.extra:
-        extra["errors"] = exc.extra  # which parameter or field, and why
-    response = problem(exc.status_code, exc.detail, **extra)
+    if isinstance(exc, ValidationException):
+        if detail.startswith(_LITESTAR_VALIDATION):
+            # Litestar's detail repeats the query string, where a client may have put a key.
+            detail = f"{_LITESTAR_VALIDATION}{request.method} {request.url.path}"
+        if exc.extra:
+            extra["errors"] = exc.extra  # which parameter or field, and why
+    response = problem(exc.status_code, detail, **extra)
     if exc.headers:
         response.headers.update(exc.headers)
     return response

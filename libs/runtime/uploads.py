@@ -9,6 +9,7 @@ declared.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
@@ -31,13 +32,29 @@ FILE_FIELD = "file"
 _MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file itself
 
 
+@dataclass(frozen=True, slots=True)
+class UploadLimit:
+    """How big one route's uploads may be, and the variable that says so."""
+
+    megabytes: float
+    variable: str  # named in the 413, so that whoever hits it knows what to change
+    advice: str = "split the file"
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.megabytes * 1024 * 1024)
+
+
 class UploadTooLargeError(ValueError):
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: UploadLimit) -> None:
         super().__init__(
-            f"the upload is larger than the limit of {limit / 1024 / 1024:g} MB (MAX_UPLOAD_MB); "
-            "split the file, or import it from the drop folder or the command line"
+            f"the upload is larger than the limit of {limit.megabytes:g} MB ({limit.variable}); "
+            f"{limit.advice}, or raise {limit.variable}"
         )
         self.limit = limit
+
+    def problem_extra(self) -> dict[str, object]:
+        return {"limit_bytes": self.limit.max_bytes, "setting": self.limit.variable}
 
 
 class MalformedUploadError(ValueError):
@@ -52,7 +69,7 @@ class NotACsvUploadError(ValueError):
 
 
 async def receive_upload(
-    headers: Mapping[str, str], chunks: AsyncIterator[bytes], sink: BinaryIO, limit: int
+    headers: Mapping[str, str], chunks: AsyncIterator[bytes], sink: BinaryIO, limit: UploadLimit
 ) -> str:
     """Write the uploaded file to `sink` as it arrives; return its name as the client gave
     it (without directories), or "upload.csv"."""
@@ -85,17 +102,17 @@ def safe_name(filename: str | None, default: str) -> str:
     return name[:200] or default
 
 
-async def receive_body(chunks: AsyncIterator[bytes], sink: BinaryIO, limit: int) -> None:
+async def receive_body(chunks: AsyncIterator[bytes], sink: BinaryIO, limit: UploadLimit) -> None:
     received = 0
     async for chunk in chunks:
         received += len(chunk)
-        if received > limit:
+        if received > limit.max_bytes:
             raise UploadTooLargeError(limit)
         sink.write(chunk)
 
 
 async def receive_multipart(
-    chunks: AsyncIterator[bytes], boundary: str, sink: BinaryIO, limit: int
+    chunks: AsyncIterator[bytes], boundary: str, sink: BinaryIO, limit: UploadLimit
 ) -> str:
     """Write the first file field's content to `sink`; return its file name."""
     received = written = 0
@@ -105,7 +122,7 @@ async def receive_multipart(
         with PushMultipartParser(boundary, max_segment_count=16) as parser:
             async for chunk in chunks:
                 received += len(chunk)
-                if received > limit + _MULTIPART_OVERHEAD:
+                if received > limit.max_bytes + _MULTIPART_OVERHEAD:
                     raise UploadTooLargeError(limit)
                 for part in parser.parse(chunk):
                     if isinstance(part, MultipartSegment):
@@ -114,7 +131,7 @@ async def receive_multipart(
                             filename = part.filename or "upload.csv"
                     elif part and in_file:
                         written += len(part)
-                        if written > limit:
+                        if written > limit.max_bytes:
                             raise UploadTooLargeError(limit)
                         sink.write(part)
                     elif part is None:

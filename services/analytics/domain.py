@@ -40,7 +40,7 @@ from libs.events.model import (
     OutcomeRecorded,
     TranscriptFinalized,
 )
-from services.analytics.results_contract import ORIGINAL_COLUMNS, is_e164
+from services.analytics.results_contract import ORIGINAL_COLUMNS
 from services.analytics.rows import (
     CallRow,
     CampaignLeadRow,
@@ -98,9 +98,6 @@ OPT_OUT_REASONS: dict[str, str] = {
     "api": "opted out",
 }
 NOT_CALLED_REASON = "not called: "  # then the rule that kept the lead from every call so far
-
-# A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def not_dialled(rule: str) -> str:
@@ -397,13 +394,3 @@ def fill_call(
 def continues(last_sequence: int, sequences: Sequence[int]) -> bool:
     """True when the sequences follow the last applied one without a hole."""
     return list(sequences) == list(range(last_sequence + 1, last_sequence + 1 + len(sequences)))
-
-
-def neutralise_cell(text: str) -> str:
-    """Prefix a would-be formula with a quote, so a spreadsheet shows it as text (OWASP).
-
-    A cell that is exactly an E.164 number stays as it is: `+` and digits alone compute
-    nothing, and the original file gave phone numbers bare."""
-    if text.startswith(FORMULA_TRIGGERS) and not is_e164(text):
-        return f"'{text}"
-    return text

@@ -12,8 +12,9 @@ from uuid import UUID
 
 import duckdb
 
-from services.analytics.domain import RESULT_COLUMNS, neutralise_cell
+from services.analytics.domain import RESULT_COLUMNS
 from services.analytics.filters import Period
+from services.analytics.formulas import neutralise_cell
 from services.analytics.reports import result_relation, result_rows
 from services.analytics.store import ProjectionStore, blocking
 

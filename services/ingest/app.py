@@ -55,7 +55,7 @@ async def upload_leads(
     ingest: NamedDependency[Ingest],
     strict: bool = Parameter(default=False, description="import nothing if any row is invalid"),
 ) -> Response[Any]:
-    limit = ingest.settings.max_upload_bytes
+    limit = ingest.settings.upload_limit
     with tempfile.TemporaryFile() as spool:
         name = await receive_upload(request.headers, request.stream(), spool, limit)
         report = await ingest.import_csv(spool, bus=bus, name=name, strict=strict)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from libs.runtime.settings import SharedSettings
+from libs.runtime.uploads import UploadLimit
 
 
 class IngestSettings(SharedSettings, frozen=True, kw_only=True):
@@ -17,8 +18,12 @@ class IngestSettings(SharedSettings, frozen=True, kw_only=True):
     parallel_min_mb: float = 1.0  # files from this size are validated in those processes
 
     @property
-    def max_upload_bytes(self) -> int:
-        return int(self.max_upload_mb * 1024 * 1024)
+    def upload_limit(self) -> UploadLimit:
+        return UploadLimit(
+            self.max_upload_mb,
+            "MAX_UPLOAD_MB",
+            advice="split the file, import it from the drop folder or the command line",
+        )
 
     @property
     def inbox_dir(self) -> Path:

@@ -53,7 +53,7 @@ class Ingest:
         progress: Progress | None = None,
     ) -> ImportReport:
         """Refuses a file that is not a lead CSV before importing anything from it."""
-        source = CsvSource(stream)
+        source = await asyncio.to_thread(CsvSource, stream)  # reads and sniffs the head
         try:
             await asyncio.wait_for(self.ready.wait(), READY_TIMEOUT_SECONDS)
             if self.projection is not None:

@@ -1,9 +1,10 @@
-"""Validating rows a chunk at a time: on the event loop, or in a process beside it.
+"""Validating rows a chunk at a time: in a thread beside the event loop, or in a process.
 
 phonenumbers is pure Python and most of a row's cost. For a big file a second process
 validates the next chunks while this one publishes, so the two cores work at once; a
-small upload is validated in place, where a round trip to another process costs more
-than it saves.
+small upload is validated in a thread, where a round trip to another process costs more
+than it saves. Either way rows are read and checked off the event loop, which keeps
+answering other requests and acknowledging publishes meanwhile.
 """
 
 from __future__ import annotations
@@ -69,25 +70,35 @@ def _read(rows: Iterator[CsvRow], size: int) -> tuple[list[CsvRow], str]:
     return batch, ""
 
 
+def _read_and_validate(
+    rows: Iterator[CsvRow], columns: ColumnMap, region: str, size: int
+) -> tuple[Chunk | None, bool]:
+    """The next chunk (None when the file had no more rows), and whether more may follow."""
+    batch, error = _read(rows, size)
+    chunk = validate_rows(batch, columns, region, error) if batch or error else None
+    return chunk, not error and len(batch) == size
+
+
 async def validated_chunks(
     source: CsvSource, region: str, size: int, pool: Executor | None
 ) -> AsyncIterator[Chunk]:
     """Every row of the file, validated, in order, a chunk at a time."""
-    rows = source.rows()
+    rows = source.rows()  # used by one thread at a time: each chunk waits for the last
     if pool is None:
-        while True:
-            await asyncio.sleep(0)  # lets acks and other requests through between chunks
-            batch, error = _read(rows, size)
-            if batch or error:
-                yield validate_rows(batch, source.columns, region, error)
-            if error or len(batch) < size:
-                return
+        more = True
+        while more:
+            chunk, more = await asyncio.to_thread(
+                _read_and_validate, rows, source.columns, region, size
+            )
+            if chunk is not None:
+                yield chunk
+        return
     loop = asyncio.get_running_loop()
     ahead: deque[asyncio.Future[bytes]] = deque()
     finished = False
     while True:
         while not finished and len(ahead) < CHUNKS_AHEAD:
-            batch, error = _read(rows, size)
+            batch, error = await asyncio.to_thread(_read, rows, size)
             finished = bool(error) or len(batch) < size
             if batch or error:
                 payload = [(row.number, row.cells) for row in batch]

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from libs.compliance import Law
 from libs.runtime.settings import SettingsError, SharedSettings, load_settings
+from libs.runtime.uploads import UploadLimit
 from services.scheduler.domain import DispatchLimits
 from services.scheduler.state import RetryPolicy
 
@@ -20,6 +21,12 @@ class SchedulerSettings(SharedSettings, frozen=True, kw_only=True):
     retry_backoff_minutes: str = "30,120"
     failure_brake_window: int = 10
     failure_brake_ratio: float = 0.8
+    # A national do-not-call extract for a region is some millions of numbers: allow its size.
+    max_dnc_upload_mb: float = 512.0
+
+    @property
+    def dnc_upload_limit(self) -> UploadLimit:
+        return UploadLimit(self.max_dnc_upload_mb, "MAX_DNC_UPLOAD_MB")
 
     def limits(self, law: Law) -> DispatchLimits:
         return DispatchLimits(

@@ -155,3 +155,14 @@ async def test_live_telephony_with_refused_credentials_exits_naming_the_fix(
     assert code != 0  # uvicorn exits 3 when a service fails to start
     assert "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN: Twilio refused them (HTTP 401)" in stderr
     assert fake.creates == []
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["services.ingest", "services.scheduler", "services.telephony", "services.conversation",
+     "services.analytics", "services"],
+)  # fmt: skip
+async def test_every_entry_point_refuses_to_listen_publicly_without_a_token(module, tmp_path):
+    code, stderr = await start(module, {"HOST": "0.0.0.0", "API_TOKEN": ""}, tmp_path)
+    assert code == 2
+    assert "refusing to listen on '0.0.0.0' without API_TOKEN" in stderr

@@ -6,6 +6,8 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from litestar import get, post
+from litestar.exceptions import InternalServerException
+from litestar.params import FromQuery
 
 from libs.bus import EventBus
 from libs.runtime.app import build_app
@@ -31,10 +33,21 @@ def explode() -> None:
     raise RuntimeError("database password is hunter2")
 
 
+@get("/vendor", sync_to_thread=False)
+def vendor() -> None:
+    # What a library's own 500 may carry: the request it failed on, credentials and all.
+    raise InternalServerException(detail="GET https://AC1:hunter2@api.example.com failed")
+
+
+@get("/leads/pending", sync_to_thread=False)
+def leads_pending(limit: FromQuery[int] = 50) -> dict[str, int]:
+    return {"limit": limit}
+
+
 OVERLOAD: list[str] = []
 PLUGIN = ServicePlugin(
     name="sample",
-    route_handlers=[campaign_status, twilio_status, explode],
+    route_handlers=[campaign_status, twilio_status, explode, vendor, leads_pending],
     readiness=lambda: OVERLOAD,
 )
 
@@ -101,6 +114,38 @@ async def test_errors_are_problem_details_and_never_leak_internals(bus):
     assert crashed.status_code == 500
     assert crashed.json()["title"] == "Internal Server Error"
     assert "hunter2" not in crashed.text
+
+
+async def test_a_refused_token_is_not_repeated_back(bus):
+    presented = "s3cret-token-with-a-typo"
+    async with serving(bus, api_token=TOKEN) as client:
+        refused = [
+            await client.get("/campaign/status", headers={"Authorization": header})
+            for header in (f"Bearer {presented}", f"Token {presented}", presented)
+        ]
+    for response in refused:
+        assert response.status_code == 401
+        assert presented not in response.text
+        assert presented not in str(response.headers)
+
+
+async def test_a_library_500_says_nothing_of_what_the_library_said(bus):
+    async with serving(bus, api_token=None) as client:
+        response = await client.get("/vendor")
+    assert response.status_code == 500
+    assert response.json()["detail"] == (
+        "the server failed to handle this request; the error has been logged"
+    )
+    assert "hunter2" not in response.text
+
+
+async def test_a_bad_parameter_is_named_without_repeating_the_query_string(bus):
+    async with serving(bus, api_token=None) as client:
+        response = await client.get("/leads/pending", params={"limit": "ten", "api_key": "hunter2"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Validation failed for GET /leads/pending"
+    assert [error["key"] for error in response.json()["errors"]] == ["limit"]
+    assert "hunter2" not in response.text
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "sales.example.com"])

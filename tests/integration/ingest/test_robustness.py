@@ -1,12 +1,16 @@
 """Forgiving about format, strict about data: encodings, delimiters, limits, garbage, crashes."""
 
+import asyncio
 import codecs
 import os
+import threading
 
 import pytest
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 
 from libs.events import ALL_SUBJECTS
+from services.ingest import validation
+from services.ingest.validation import validate_rows
 from tests.integration.ingest.support import (
     CSV,
     HEADER,
@@ -76,10 +80,38 @@ async def test_an_upload_over_the_limit_gets_413_and_imports_nothing(bus, tmp_pa
         chunked = await client.post("/leads/upload", content=in_pieces(body))
     for response in (as_body, as_file, chunked):
         assert response.status_code == 413
-        assert response.json()["detail"].startswith(
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["detail"].startswith(
             "the upload is larger than the limit of 0.00390625 MB (MAX_UPLOAD_MB)"
         )
+        assert problem["detail"].endswith("or raise MAX_UPLOAD_MB")
+        assert (problem["limit_bytes"], problem["setting"]) == (4096, "MAX_UPLOAD_MB")
     assert await stream_messages(bus) == 0
+
+
+async def test_other_requests_are_answered_while_an_upload_is_validated(bus, tmp_path, monkeypatch):
+    validating, answered = threading.Event(), threading.Event()
+    answered_meanwhile: list[bool] = []
+
+    def validate_rows_held_until_answered(*args, **kwargs):
+        # The first chunk waits for the health check. Validated on the event loop, it would
+        # hold the server too: the check would go unanswered until this wait gave up.
+        if not answered_meanwhile:
+            validating.set()
+            answered_meanwhile.append(answered.wait(timeout=30))
+        return validate_rows(*args, **kwargs)
+
+    monkeypatch.setattr(validation, "validate_rows", validate_rows_held_until_answered)
+    body = csv_body(*(lead_row(index) for index in range(20)))
+    async with serving(bus, tmp_path, {"PUBLISH_CHUNK_ROWS": "5"}) as client:
+        upload = asyncio.create_task(client.post("/leads/upload", content=body, headers=CSV))
+        assert await asyncio.to_thread(validating.wait, 30)
+        health = await client.get("/healthz")
+        answered.set()
+        report = (await upload).json()
+    assert (health.status_code, answered_meanwhile) == (200, [True])
+    assert report["counts"]["imported"] == 20
 
 
 @pytest.mark.parametrize(

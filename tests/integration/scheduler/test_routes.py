@@ -84,3 +84,24 @@ async def test_pause_resume_stop_and_retry(bus):
     assert paused.status_code == 409  # a finished campaign cannot be paused
     assert stopped.json()["state"] == "finished"
     assert resumed.status_code == 409
+
+
+async def test_a_do_not_call_list_over_its_limit_gets_413_naming_the_setting(bus):
+    numbers = "".join(f"(202) 555-01{n:02d}\n" for n in range(100))  # about 1.5 kB
+    limit = "0.001"  # 1048 bytes
+    async with running_scheduler(bus, WEDNESDAY_10AM_NEW_YORK, MAX_DNC_UPLOAD_MB=limit) as api:
+        refused = await api.post(
+            "/dnc/upload", content="phone\n" + numbers, headers={"content-type": "text/csv"}
+        )
+        within = await api.post(
+            "/dnc/upload", content="phone\n" + numbers[:300], headers={"content-type": "text/csv"}
+        )
+    assert refused.status_code == 413
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["detail"] == (
+        "the upload is larger than the limit of 0.001 MB (MAX_DNC_UPLOAD_MB); "
+        "split the file, or raise MAX_DNC_UPLOAD_MB"
+    )
+    assert (refused.json()["limit_bytes"], refused.json()["setting"]) == (1048, "MAX_DNC_UPLOAD_MB")
+    assert within.json()["listed"] == 20
+    assert (await bus.js.stream_info(bus.stream)).state.messages == 20  # only the list within
