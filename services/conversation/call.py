@@ -168,8 +168,7 @@ class Call:
             turns=tuple(turns),
             ended_by=ended_by,
             started_at=self.started_at,
-            # Booked with schedule_meeting, or only named in record_outcome.
-            meeting_time=(recorded.meeting_time if recorded else None) or self.state.meeting_time,
+            meeting_time=self.state.meeting_time,  # only schedule_meeting books one
             callback_at=self.state.callback_at,
         )
         outcome, source = records.final_outcome(

@@ -15,6 +15,8 @@ import msgspec
 
 from libs.events import LeadProfile, Turn
 from libs.events.model import InterestLevel
+from services.conversation.lead_record import lead_record_lines
+from services.conversation.plain_text import plain_text
 
 OTHER_TYPE = "Other"
 EndedBy = Literal[
@@ -101,6 +103,9 @@ def playbook_for(playbooks: dict[str, Playbook], business_type: str) -> Playbook
 
 
 _TITLES = {"mr": "Mr.", "mrs": "Mrs.", "ms": "Ms.", "dr": "Dr.", "prof": "Prof."}
+# The greeting is said aloud and is the model's own first line in its context: a "name"
+# longer than any real one is not read out, so a sheet cannot put words in the agent's mouth.
+SPOKEN_NAME_LIMIT = 40
 
 
 def addressed_as(contact_name: str) -> str | None:
@@ -108,15 +113,17 @@ def addressed_as(contact_name: str) -> str | None:
 
     "Dr. Maria Ortiz" is Dr. Ortiz, not "Dr."; a title alone names nobody.
     """
-    words = contact_name.split()
+    words = plain_text(contact_name).split()
     if not words:
         return None
     title = _TITLES.get(words[0].casefold().rstrip("."))
     if title is None:
-        return words[0]
-    # After the title, the first of several names is a given name; the rest is the surname.
-    surname = " ".join(words[2:] if len(words) > 2 else words[1:])
-    return f"{title} {surname}" if surname else None
+        name = words[0]
+    else:
+        # After the title, the first of several names is a given name; the rest is the surname.
+        surname = " ".join(words[2:] if len(words) > 2 else words[1:])
+        name = f"{title} {surname}" if surname else ""
+    return name if 0 < len(name) <= SPOKEN_NAME_LIMIT else None
 
 
 def greeting(agent: Agent, lead: LeadProfile) -> str:
@@ -194,18 +201,17 @@ def date_lines(now: datetime, zone: ZoneInfo) -> list[str]:
 
 
 def system_prompt(agent: Agent, lead: LeadProfile, playbook: Playbook, now: datetime) -> str:
-    """The real model's instructions: the lead, their date and time, the playbook, the rules,
-    the tools."""
-    zone = lead.time_zones[0] if lead.time_zones else "unknown"
+    """The real model's instructions: who it is, the lead as quoted data, their date and
+    time, the playbook, the rules, the tools."""
     lines = [
         f"You are {agent.name}, an automated sales assistant phoning on behalf of "
         f"{agent.company}. You have already greeted the prospect, said you are automated, "
         + ("told them the call is recorded, " if agent.records_calls else "")
         + "and told them they can say stop to be removed.",
-        f"You are speaking with {lead.contact_name or 'the owner'} of {lead.business_name}, "
-        f"a {lead.company_size} {lead.business_type} business.",
-        f"Their current challenges: {lead.current_challenges or 'not known'}.",
-        f"Best time to call them: {lead.best_call_time or 'not known'}. Their time zone: {zone}.",
+        "You are speaking with the contact in the lead record below, about their business: "
+        "use what it says about them (their challenges, when they like to be called) to make "
+        "the conversation theirs.",
+        *lead_record_lines(lead),
         *date_lines(now, lead_zone(lead)),
         f"What we offer them: {playbook.value_proposition}.",
         "Discovery questions to ask: " + " ".join(playbook.discovery_questions),
@@ -213,7 +219,8 @@ def system_prompt(agent: Agent, lead: LeadProfile, playbook: Playbook, now: date
         "Keep every reply to one or two short spoken sentences, no lists or formatting.",
         "Flow: ask one discovery question, pitch briefly, then propose a short meeting.",
         "If they agree to a time, call schedule_meeting with the time in their time zone "
-        "and confirm it back to them.",
+        "and confirm it back to them. A meeting exists only once schedule_meeting has "
+        "booked it.",
         "If they ask to be called back at another time, call schedule_callback with that "
         "time as their local date and time, confirm it back to them, then wrap up.",
         "If they ask to stop or to be removed, call opt_out at once.",
@@ -222,6 +229,8 @@ def system_prompt(agent: Agent, lead: LeadProfile, playbook: Playbook, now: date
         "Before ending any conversation call record_outcome, with a summary of two or three "
         "sentences: who you spoke with, what they need, how interested they are, and any "
         "meeting or callback with its day and time. Then say goodbye and call end_call.",
+        "If a tool answers with an error, it did nothing: correct what the error names and "
+        "call the tool again.",
     ]
     return "\n".join(lines)
 

@@ -99,6 +99,9 @@ class VendorVoices:
         llm = GoogleLLMService(
             api_key=settings.google_api_key or "",
             http_options=http_options,
+            # In the order the model asked: record_outcome after the schedule_meeting it
+            # names, so the booking it speaks of exists when it is checked.
+            run_in_parallel=False,
             settings=GoogleLLMService.Settings(
                 model=settings.google_model,
                 system_instruction=system_prompt(agent, lead, playbook, clock()),

@@ -120,6 +120,7 @@ def final_outcome(
 
     The values: the model's record_outcome; else the model's reading of the transcript
     (never for an opt-out or a voicemail, which say all there is); else the cue words'.
+    The meeting: only the one schedule_meeting booked.
     The summary: the model's own, from record_outcome or from reading the transcript;
     a template, labelled automatic, only when no model wrote one.
     """
@@ -129,11 +130,11 @@ def final_outcome(
         outcome, source = reading, "summary"
     else:
         outcome, source = fallback_outcome(list(call.turns), call.ended_by), "fallback"
-    if source != "tool" and call.meeting_time is not None:
-        # Booked with schedule_meeting, though the call ended before record_outcome.
-        outcome = msgspec.structs.replace(
-            outcome, scheduled_meeting=True, meeting_time=call.meeting_time
-        )
+    # A meeting is one schedule_meeting booked, at a time it checked, whatever the model
+    # said in record_outcome or read into the transcript: words alone book nothing.
+    outcome = msgspec.structs.replace(
+        outcome, scheduled_meeting=call.meeting_time is not None, meeting_time=call.meeting_time
+    )
     written = next((o.summary for o in (recorded, reading) if o is not None and o.summary), "")
     callback_at = call.callback_at or outcome.callback_at
     outcome = msgspec.structs.replace(

@@ -9,23 +9,29 @@ cue-word fallback and the labelled template in place: a call always gets its out
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Annotated
 
 import httpx
 import msgspec
 from loguru import logger
 
+from libs.events.model import InterestLevel
 from services.conversation.config import ConversationSettings
 from services.conversation.domain import FinishedCall, Outcome, lead_zone, local_time_text
+from services.conversation.lead_record import lead_record_lines
+from services.conversation.plain_text import plain_text
+from services.conversation.tool_arguments import NEXT_STEPS_LIMIT, SUMMARY_LIMIT
 
 SUMMARY_TIMEOUT_SECONDS = 10.0
 
 
 class SummaryReply(msgspec.Struct, frozen=True, kw_only=True):
-    conversation_summary: str
-    interest_level: Literal["high", "medium", "low"]
-    scheduled_meeting: bool = False
-    next_steps: str = ""
+    """The model's answer, held to what record_outcome would accept."""
+
+    conversation_summary: Annotated[str, msgspec.Meta(max_length=SUMMARY_LIMIT)]
+    interest_level: InterestLevel
+    scheduled_meeting: bool = False  # asked for the model's reading; a booking decides
+    next_steps: Annotated[str, msgspec.Meta(max_length=NEXT_STEPS_LIMIT)] = ""
 
 
 INSTRUCTIONS = """You review sales calls. Read this call between our agent and a prospect and
@@ -37,10 +43,9 @@ next, or ""}."""
 
 
 def summary_request(call: FinishedCall) -> str:
-    lead, zone = call.lead, lead_zone(call.lead)
+    zone = lead_zone(call.lead)
     facts = [
-        f"The prospect: {lead.contact_name or 'the owner'} of {lead.business_name}, "
-        f"a {lead.business_type} business.",
+        "The prospect is the contact in the lead record above, at their business.",
         f"The call began {local_time_text(call.started_at.astimezone(zone), year=True)}, "
         f"their time ({zone.key}).",
         f"How it ended: {call.ended_by}.",
@@ -52,7 +57,14 @@ def summary_request(call: FinishedCall) -> str:
         callback = local_time_text(call.callback_at.astimezone(zone), year=True)
         facts.append(f"The agent booked a callback for {callback}.")
     lines = [f"{'Agent' if t.role == 'agent' else 'Prospect'}: {t.text}" for t in call.turns]
-    return "\n\n".join([INSTRUCTIONS, "\n".join(facts), "The call:\n" + "\n".join(lines)])
+    return "\n\n".join(
+        [
+            INSTRUCTIONS,
+            "\n".join(lead_record_lines(call.lead)),
+            "\n".join(facts),
+            "The call:\n" + "\n".join(lines),
+        ]
+    )
 
 
 async def summarize_with_model(
@@ -84,6 +96,6 @@ async def summarize_with_model(
     return Outcome(
         interest_level=reply.interest_level,
         scheduled_meeting=reply.scheduled_meeting,
-        next_steps=reply.next_steps,
-        summary=reply.conversation_summary,
+        next_steps=plain_text(reply.next_steps),
+        summary=plain_text(reply.conversation_summary),
     )

@@ -1,18 +1,17 @@
-"""The tools the model can call: their arguments, and what each does to the call.
+"""The tools the model can call, and what each does to the call.
 
-Each tool's arguments are a msgspec Struct: the schema the model is given is derived from
-it, and what the model sends back is decoded into it. Arguments the Struct refuses (an
-interest level no consumer of OutcomeRecorded knows, a required field left out), and those
-only the call can judge (a callback in the past), change nothing: the model is told which
-field was wrong, so it can call the tool again.
+Each tool's arguments decode into a Struct (tool_arguments.py): the schema the model is
+given is derived from it. Arguments it refuses (an interest level no consumer of
+OutcomeRecorded knows, a summary longer than one) and those only the call can judge (a
+meeting in the past, a meeting no schedule_meeting booked) change nothing: the model is
+told which field was wrong and why, so it can call the tool again.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -22,14 +21,24 @@ from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import EndWorkerFrame, FunctionCallResultProperties
 from pipecat.services.llm_service import FunctionCallParams
 
-from libs.events.model import InterestLevel
 from services.conversation.domain import (
-    CALLBACK_HORIZON,
     CallbackTimeError,
     EndedBy,
     Outcome,
     callback_instant,
     local_time_text,
+)
+from services.conversation.plain_text import plain_text
+from services.conversation.tool_arguments import (
+    ArgumentRefusedError,
+    EndCallArguments,
+    OptOutArguments,
+    RecordOutcomeArguments,
+    ScheduleCallbackArguments,
+    ScheduleMeetingArguments,
+    check_meeting_claim,
+    decode_arguments,
+    meeting_instant,
 )
 from services.conversation.tool_schema import parameters_of
 
@@ -59,55 +68,6 @@ class CallState:
         await self._on_opt_out()
 
 
-_BOOKED_TIME = "ISO 8601 with the lead's UTC offset, if one was booked"
-_AGREED_TIME = "ISO 8601 in the lead's time zone, with its offset"
-_SUMMARY = (
-    "Two or three sentences for the sales team: who you spoke with, what they need, "
-    "how interested they are, any meeting or callback with its day and time"
-)
-_CALLBACK_TIME = (
-    "When to call back, as the prospect's local date and time in ISO 8601 without an "
-    f"offset, e.g. 2026-03-10T14:00; in the future, at most {CALLBACK_HORIZON.days} days ahead"
-)
-
-
-# Meeting times stay strings here: Python reads more ISO 8601 spellings than RFC 3339
-# (a time without seconds, say), and a time the model gets wrong is dropped, not refused.
-class RecordOutcomeArguments(msgspec.Struct, frozen=True, kw_only=True):
-    interest_level: InterestLevel
-    scheduled_meeting: bool = False
-    meeting_time: Annotated[str, msgspec.Meta(description=_BOOKED_TIME)] | None = None
-    next_steps: str = ""
-    notes: str = ""
-    summary: Annotated[str, msgspec.Meta(description=_SUMMARY)] = ""
-
-
-class ScheduleMeetingArguments(msgspec.Struct, frozen=True, kw_only=True):
-    meeting_time: Annotated[str, msgspec.Meta(description=_AGREED_TIME)]
-
-
-class ScheduleCallbackArguments(msgspec.Struct, frozen=True, kw_only=True):
-    # A local time, not an instant: the zone knows the offset on that day better than the
-    # model does (a callback across a clock change keeps its wall-clock time).
-    callback_time: Annotated[str, msgspec.Meta(description=_CALLBACK_TIME)]
-
-
-class OptOutArguments(msgspec.Struct, frozen=True, kw_only=True):
-    pass
-
-
-class EndCallArguments(msgspec.Struct, frozen=True, kw_only=True):
-    reason: Literal["goodbye", "voicemail"] = "goodbye"
-
-
-class ArgumentRefusedError(ValueError):
-    """Arguments that decode but that the call cannot act on; names the field at fault."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-
-
 _NO_FOLLOW_UP = FunctionCallResultProperties(run_llm=False)
 
 
@@ -128,23 +88,23 @@ def build_tools(
     zone = zone or ZoneInfo("UTC")
 
     async def record_outcome(args: RecordOutcomeArguments, params: FunctionCallParams) -> None:
+        check_meeting_claim(args, state.meeting_time)
         state.outcome = Outcome(
             interest_level=args.interest_level,
-            scheduled_meeting=args.scheduled_meeting,
-            meeting_time=_parse_time(args.meeting_time) or state.meeting_time,
-            next_steps=args.next_steps,
-            notes=args.notes,
-            summary=args.summary.strip(),
+            scheduled_meeting=state.meeting_time is not None,
+            meeting_time=state.meeting_time,
+            next_steps=plain_text(args.next_steps),
+            notes=plain_text(args.notes),
+            summary=plain_text(args.summary),
         )
         logger.info("Outcome recorded: {interest} interest", interest=args.interest_level)
         await params.result_callback({"recorded": True}, properties=after)
 
     async def schedule_meeting(args: ScheduleMeetingArguments, params: FunctionCallParams) -> None:
-        state.meeting_time = _parse_time(args.meeting_time)
-        confirmed = state.meeting_time.isoformat() if state.meeting_time else None
-        logger.info("Meeting scheduled: {ok}", ok=confirmed is not None)
+        state.meeting_time = meeting_instant(args.meeting_time, zone, clock())
+        logger.info("Meeting scheduled for {at}", at=state.meeting_time.isoformat())
         await params.result_callback(
-            {"scheduled": confirmed is not None, "meeting_time": confirmed}, properties=after
+            {"scheduled": True, "meeting_time": state.meeting_time.isoformat()}, properties=after
         )
 
     async def schedule_callback(
@@ -181,7 +141,8 @@ def build_tools(
         standard_tools=[
             _tool(
                 "record_outcome",
-                "Record how the conversation went, before ending the call.",
+                "Record how the conversation went, before ending the call. A meeting counts "
+                "only once schedule_meeting has booked it.",
                 RecordOutcomeArguments,
                 record_outcome,
                 refused=after,
@@ -235,12 +196,7 @@ def _tool(
 
     async def handler(params: FunctionCallParams) -> None:
         try:
-            # Not strict: "true" for a boolean is still a yes.
-            decoded = msgspec.convert(dict(params.arguments or {}), arguments, strict=False)
-        except msgspec.ValidationError as error:
-            await refuse(params, _field_named(str(error)), str(error))
-            return
-        try:
+            decoded = decode_arguments(params.arguments or {}, arguments)
             await act(decoded, params)
         except ArgumentRefusedError as error:
             await refuse(params, error.field, str(error))
@@ -268,22 +224,3 @@ def _tool(
         required=required,
         handler=handler,
     )
-
-
-# msgspec names the field as "at `$.interest_level`", or "missing required field `x`".
-_FIELD = re.compile(r"`\$\.([A-Za-z_][A-Za-z0-9_]*)|field `([^`]+)`")
-
-
-def _field_named(message: str) -> str | None:
-    match = _FIELD.search(message)
-    return (match[1] or match[2]) if match else None
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None

@@ -51,7 +51,8 @@ class SimulatedLLMService(LLMService):
             filter_incomplete_user_turns=None,
             user_turn_completion_config=None,
         )
-        super().__init__(settings=settings, **kwargs)  # type: ignore[arg-type]
+        # Tools run in the order asked, as with the real model (providers.py).
+        super().__init__(settings=settings, run_in_parallel=False, **kwargs)  # type: ignore[arg-type]
         self._agent, self._lead, self._playbook, self._clock = agent, lead, playbook, clock
 
     def can_generate_metrics(self) -> bool:

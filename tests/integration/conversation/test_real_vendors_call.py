@@ -3,13 +3,9 @@ clients) against local fakes of their wire protocols, over a real Twilio media s
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,19 +13,15 @@ import pytest
 from libs.bus import EventBus
 from libs.events import LeadOptedOut, OutcomeRecorded, TranscriptFinalized
 from services.conversation.domain import greeting
-from tests.integration.conversation.line import ProspectLine
 from tests.integration.conversation.support import (
     ACCOUNT_SID,
-    Service,
     call_requested,
     clock_from,
-    conversation_service,
     watching,
 )
-from tests.integration.conversation.vendor_fakes.cartesia import FakeCartesia
-from tests.integration.conversation.vendor_fakes.deepgram import FakeDeepgram
-from tests.integration.conversation.vendor_fakes.gemini import FakeGemini, function_call, text
-from tests.support import serving
+from tests.integration.conversation.vendor_fakes.gemini import function_call, text
+from tests.integration.conversation.vendors import prospect, real_vendors, summary_answer
+from tests.lead_records import lead_record_in
 
 PROSPECT = [
     "Hello, Rosa speaking. What is this about?",
@@ -48,69 +40,28 @@ OUTCOME = {
 }
 REPLIES: list[list[dict[str, Any]]] = [
     [text(PITCH)],
-    [text(BOOKED + " "), text(GOODBYE), function_call("record_outcome", **OUTCOME)],
+    [
+        text(BOOKED + " "),
+        text(GOODBYE),
+        function_call("schedule_meeting", meeting_time=MEETING),
+        function_call("record_outcome", **OUTCOME),
+    ],
     [function_call("end_call", reason="goodbye")],
 ]
+TUESDAY_BEFORE = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 in New York
 WRITTEN = (
     "Rosa Marino of Rosa's Trattoria misses reservation calls in the dinner rush. "
     "Very interested: a demo is booked for Thursday at 10 AM."
 )
 
 
-def summary_answer(summary: str, interest: str = "high", next_steps: str = "") -> str:
-    """The JSON Gemini answers the end-of-call summary request with."""
-    return json.dumps(
-        {
-            "conversation_summary": summary,
-            "interest_level": interest,
-            "scheduled_meeting": False,
-            "next_steps": next_steps,
-        }
-    )
-
-
-@dataclass
-class Vendors:
-    deepgram: FakeDeepgram
-    gemini: FakeGemini
-    cartesia: FakeCartesia
-    service: Service
-
-
-@contextlib.asynccontextmanager
-async def real_vendors(
-    bus: EventBus,
-    replies: list[list[dict[str, Any]]],
-    summaries: list[str | int] | None = None,
-    clock: Callable[[], datetime] | None = None,
-) -> AsyncIterator[Vendors]:
-    deepgram, cartesia = FakeDeepgram(), FakeCartesia()
-    gemini = FakeGemini(replies, summaries=summaries or [])
-    async with (
-        deepgram.serving(),
-        cartesia.serving(),
-        serving(gemini.app()) as gemini_client,
-        conversation_service(
-            bus,
-            clock,
-            mode="live",
-            deepgram_api_key="deepgram-test-key",
-            google_api_key="google-test-key",
-            cartesia_api_key="cartesia-test-key",
-            deepgram_base_url=deepgram.url,
-            google_base_url=str(gemini_client.base_url),
-            cartesia_url=cartesia.url,
-        ) as service,
-    ):
-        assert service.runtime.settings.voices == "real"
-        yield Vendors(deepgram, gemini, cartesia, service)
-
-
 async def test_a_call_through_the_vendors_books_a_meeting_and_hangs_up(bus: EventBus):
     request = call_requested()
     await bus.publish(request)
     async with (
-        real_vendors(bus, REPLIES, summaries=[summary_answer(WRITTEN)]) as vendors,
+        real_vendors(
+            bus, REPLIES, summaries=[summary_answer(WRITTEN)], clock=clock_from(TUESDAY_BEFORE)
+        ) as vendors,
         watching(bus, request.call_id) as events,
     ):
         heard = await prospect(vendors, request.call_id, PROSPECT).run()
@@ -135,7 +86,11 @@ async def test_a_call_through_the_vendors_books_a_meeting_and_hangs_up(bus: Even
         assert fact in instruction
     assert PROSPECT[0] in vendors.gemini.contents_text(0)
     assert PROSPECT[1] in vendors.gemini.contents_text(1)
-    assert "record_outcome" in vendors.gemini.contents_text(2)  # the tool's result, sent back
+    # Both tools' results went back, in the order the model asked for them.
+    assert [r["name"] for r in vendors.gemini.function_responses(2)] == [
+        "schedule_meeting",
+        "record_outcome",
+    ]
     # What the model said was spoken, sentence by sentence, after the greeting.
     spoken = " ".join(vendors.cartesia.spoken()[1:])
     assert all(said in spoken for said in (PITCH, BOOKED, GOODBYE))
@@ -153,7 +108,8 @@ async def test_a_call_through_the_vendors_books_a_meeting_and_hangs_up(bus: Even
     [summary_request] = vendors.gemini.summary_requests
     asked = json.dumps(summary_request["contents"])
     assert all(line in asked for line in PROSPECT)
-    assert "Rosa Marino of Rosa's Trattoria" in asked
+    [asked_text] = [part["text"] for part in summary_request["contents"][0]["parts"]]
+    assert lead_record_in(asked_text)["contact_name"] == "Rosa Marino"
     assert "The agent booked a meeting for Thursday 26 November 2026 at 10:00 AM" in asked
     # end_call ended the stream and hung up through Twilio's REST API.
     assert heard.close_code == 1000
@@ -353,18 +309,4 @@ async def test_a_callback_the_prospect_asks_for_is_booked_through_the_model(bus)
     assert (outcome.conversation_summary, outcome.summary_written_by) == (written, "model")
     assert "The agent booked a callback for Thursday 5 March 2026 at 10:00 AM" in json.dumps(
         vendors.gemini.summary_requests[0]["contents"]
-    )
-
-
-def prospect(
-    vendors: Vendors, call_id: UUID, lines: list[str], hang_up_during_line: int | None = None
-) -> ProspectLine:
-    """The prospect on the line; what they say is what the speech-to-text fake hears."""
-    return ProspectLine(
-        vendors.service.stream_url,
-        call_id,
-        lines,
-        turns_from_audio=True,
-        on_say=vendors.deepgram.say,
-        hang_up_during_line=hang_up_during_line,
     )

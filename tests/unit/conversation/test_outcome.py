@@ -60,6 +60,22 @@ def test_the_simulated_model_summarises_who_what_they_need_and_the_meeting():
     )
 
 
+@pytest.mark.parametrize("claimed_by", ["record_outcome", "reading"])
+def test_a_meeting_no_schedule_meeting_booked_is_never_recorded(claimed_by):
+    call = finished(said("Hello, Rosa speaking.", "We'll see."))  # nothing was booked
+    claim = Outcome(
+        interest_level="high",
+        scheduled_meeting=True,
+        meeting_time=THURSDAY_TEN,
+        summary="Rosa booked a demo for Thursday at 10.",
+    )
+    recorded, reading = (claim, None) if claimed_by == "record_outcome" else (None, claim)
+
+    outcome, _ = final_outcome(call, recorded=recorded, reading=reading)
+
+    assert (outcome.scheduled_meeting, outcome.meeting_time) == (False, None)
+
+
 def test_the_summary_the_model_gave_record_outcome_is_kept():
     call = finished(INTERESTED, meeting_time=THURSDAY_TEN)
     written = "Rosa misses dinner-rush calls; demo booked for Thursday 10 AM."

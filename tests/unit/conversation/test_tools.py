@@ -33,6 +33,7 @@ ARGUMENTS = {
 }
 NOW = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # Wednesday 10:30 in New York
 NEW_YORK = ZoneInfo("America/New_York")
+THURSDAY_TEN = "2026-03-05T10:00:00-05:00"
 
 
 def tools(state: CallState, now: datetime = NOW) -> Any:
@@ -95,15 +96,22 @@ def test_the_model_is_given_the_schema_derived_from_each_tools_arguments():
         "type": "object",
         "properties": {
             "interest_level": {"type": "string", "enum": sorted(get_args(InterestLevel))},
-            "scheduled_meeting": {"type": "boolean"},
+            "scheduled_meeting": {
+                "type": "boolean",
+                "description": "True only when schedule_meeting has booked a meeting on this "
+                "call; a meeting that was not booked with schedule_meeting is refused",
+            },
             "meeting_time": {
                 "type": "string",
-                "description": "ISO 8601 with the lead's UTC offset, if one was booked",
+                "maxLength": 64,
+                "description": "The time schedule_meeting booked on this call, in ISO 8601 "
+                "with its offset, if any",
             },
-            "next_steps": {"type": "string"},
-            "notes": {"type": "string"},
+            "next_steps": {"type": "string", "maxLength": 500},
+            "notes": {"type": "string", "maxLength": 1000},
             "summary": {
                 "type": "string",
+                "maxLength": 1500,
                 "description": "Two or three sentences for the sales team: who you spoke with, "
                 "what they need, how interested they are, any meeting or callback with its day "
                 "and time",
@@ -111,11 +119,20 @@ def test_the_model_is_given_the_schema_derived_from_each_tools_arguments():
         },
         "required": ["interest_level"],
     }
+    assert given["schedule_meeting"]["parameters"]["properties"] == {
+        "meeting_time": {
+            "type": "string",
+            "maxLength": 64,
+            "description": "ISO 8601 in the lead's time zone, with its offset, e.g. "
+            "2026-03-10T14:00:00-04:00; in the future, at most 60 days ahead",
+        }
+    }
     assert given["schedule_callback"]["parameters"] == {
         "type": "object",
         "properties": {
             "callback_time": {
                 "type": "string",
+                "maxLength": 64,
                 "description": "When to call back, as the prospect's local date and time in "
                 "ISO 8601 without an offset, e.g. 2026-03-10T14:00; in the future, at most 30 "
                 "days ahead",
@@ -134,9 +151,29 @@ def test_the_model_is_given_the_schema_derived_from_each_tools_arguments():
     ("tool", "arguments", "field"),
     [
         ("record_outcome", {"interest_level": "very high", "notes": "Keen"}, "interest_level"),
+        ("record_outcome", {"interest_level": "extreme"}, "interest_level"),
         ("record_outcome", {"scheduled_meeting": True}, "interest_level"),
         ("record_outcome", {"interest_level": "high", "next_steps": None}, "next_steps"),
+        ("record_outcome", {"interest_level": "high", "summary": "So keen. " * 200}, "summary"),
+        ("record_outcome", {"interest_level": "high", "notes": "n" * 1001}, "notes"),
+        ("record_outcome", {"interest_level": "high", "next_steps": "s" * 501}, "next_steps"),
+        (
+            "record_outcome",
+            {"interest_level": "high", "scheduled_meeting": True},
+            "scheduled_meeting",
+        ),
+        (
+            "record_outcome",
+            {"interest_level": "high", "meeting_time": THURSDAY_TEN},
+            "meeting_time",
+        ),
         ("schedule_meeting", {}, "meeting_time"),
+        ("schedule_meeting", {"meeting_time": "Thursday at 10am"}, "meeting_time"),
+        ("schedule_meeting", {"meeting_time": "2026-03-05T10:00"}, "meeting_time"),
+        ("schedule_meeting", {"meeting_time": "2026-03-03T10:00:00-05:00"}, "meeting_time"),
+        ("schedule_meeting", {"meeting_time": "2026-06-04T10:00:00-04:00"}, "meeting_time"),
+        ("schedule_meeting", {"meeting_time": THURSDAY_TEN + " " * 64}, "meeting_time"),
+        ("end_call", {"reason": "forever"}, "reason"),
         ("schedule_callback", {}, "callback_time"),
         ("schedule_callback", {"callback_time": "next Tuesday"}, "callback_time"),
         ("schedule_callback", {"callback_time": "2026-03-04T09:00"}, "callback_time"),
@@ -145,9 +182,21 @@ def test_the_model_is_given_the_schema_derived_from_each_tools_arguments():
     ],
     ids=[
         "bad interest level",
+        "interest level no consumer knows",
         "no interest level",
         "null next steps",
+        "summary too long",
+        "notes too long",
+        "next steps too long",
+        "a meeting claimed but never booked",
+        "a meeting time claimed but never booked",
         "no meeting time",
+        "meeting time in words",
+        "meeting time without its offset",
+        "meeting in the past",
+        "meeting more than 60 days ahead",
+        "meeting time too long",
+        "an ending no consumer knows",
         "no callback time",
         "callback time in words",
         "callback in the past",
@@ -175,23 +224,76 @@ async def test_arguments_the_model_gets_wrong_are_refused_naming_the_field(
     assert [message for message in warnings if field in message and tool in message]
 
 
+async def test_the_refusal_says_what_is_allowed_and_what_the_model_sent():
+    state = CallState(on_opt_out=Published().opt_out)
+    [result] = await call(state, "record_outcome", {"interest_level": "extreme"})
+    assert result == {
+        "error": "interest_level: must be one of high, medium, low; got 'extreme'. Nothing "
+        "was recorded: call record_outcome again with interest_level corrected.",
+        "field": "interest_level",
+    }
+    [result] = await call(state, "record_outcome", {"interest_level": "low", "notes": "n" * 1200})
+    assert result["error"].startswith("notes: must be at most 1000 characters; got 1200.")
+    [result] = await call(state, "schedule_meeting", {"meeting_time": "2026-03-05T10:00" * 5})
+    assert result["error"].startswith("meeting_time: must be at most 64 characters; got 80.")
+
+
+@pytest.mark.parametrize(
+    ("meeting_time", "reason"),
+    [
+        ("Thursday at 10am", "'Thursday at 10am' is not an ISO 8601 date and time with its "
+         "offset, like 2026-03-10T14:00:00-04:00"),
+        ("2026-03-03T10:00:00-05:00", "2026-03-03T10:00:00-05:00 is in the past: it is now "
+         "Wednesday 4 March 2026 at 10:30 AM in America/New_York"),
+        ("2026-06-04T10:00:00-04:00", "2026-06-04T10:00:00-04:00 is more than 60 days ahead"),
+    ],
+)  # fmt: skip
+async def test_a_meeting_time_the_call_cannot_book_tells_the_model_why(meeting_time, reason):
+    state = CallState(on_opt_out=Published().opt_out)
+    [result] = await call(state, "schedule_meeting", {"meeting_time": meeting_time})
+    assert result["error"].startswith(f"meeting_time: {reason}")
+    assert state.meeting_time is None
+
+
 async def test_good_arguments_are_recorded():
     state = CallState(on_opt_out=Published().opt_out)
-    meeting = "2026-11-26T10:00-05:00"  # no seconds: still a time
+    meeting = "2026-03-05T10:00-05:00"  # no seconds: still a time
 
     [scheduled] = await call(state, "schedule_meeting", {"meeting_time": meeting})
     [recorded] = await call(
         state,
         "record_outcome",
-        {"interest_level": "high", "scheduled_meeting": "true", "next_steps": "Demo"},
+        {
+            "interest_level": "high",
+            "scheduled_meeting": "true",
+            "meeting_time": "2026-03-05T15:00:00Z",  # the same instant, spelt otherwise
+            "next_steps": "Demo\x00 on\u202e Thursday\n",
+        },
     )
 
-    assert scheduled == {"scheduled": True, "meeting_time": "2026-11-26T10:00:00-05:00"}
+    assert scheduled == {"scheduled": True, "meeting_time": "2026-03-05T10:00:00-05:00"}
     assert recorded == {"recorded": True}
     assert state.outcome is not None
     assert (state.outcome.interest_level, state.outcome.scheduled_meeting) == ("high", True)
-    assert state.outcome.meeting_time == state.meeting_time  # booked earlier in the call
-    assert state.outcome.next_steps == "Demo"
+    assert state.outcome.meeting_time == state.meeting_time == datetime.fromisoformat(meeting)
+    # Control and direction-changing characters are not kept.
+    assert state.outcome.next_steps == "Demo on Thursday"
+
+
+async def test_a_meeting_the_outcome_names_must_be_the_one_booked():
+    state = CallState(on_opt_out=Published().opt_out)
+    await call(state, "schedule_meeting", {"meeting_time": THURSDAY_TEN})
+    [result] = await call(
+        state,
+        "record_outcome",
+        {"interest_level": "high", "meeting_time": "2026-03-06T10:00:00-05:00"},
+    )
+    assert result["field"] == "meeting_time"
+    assert result["error"].startswith(
+        "meeting_time: the meeting booked on this call is at 2026-03-05T10:00:00-05:00, not "
+        "2026-03-06T10:00:00-05:00"
+    )
+    assert state.outcome is None
 
 
 @pytest.mark.parametrize(

@@ -2,14 +2,15 @@
 
 POST /v1beta/models/{model}:streamGenerateContent?alt=sse answers with server-sent
 events, one GenerateContentResponse JSON per `data:` line. Each request takes the next
-scripted reply (a list of parts: text and function calls, one part per chunk); every
-request body is kept so a test can read the system instruction and contents it carried.
+scripted reply (a list of parts: text and function calls, one part per chunk), or the
+reply a stand-in model makes from the request's body; every request body is kept so a
+test can read the system instruction and contents it carried.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +27,14 @@ def function_call(name: str, **args: Any) -> dict[str, Any]:
     return {"functionCall": {"name": name, "args": args}}
 
 
+Parts = list[dict[str, Any]]
+# A stand-in model: the parts it answers a request's body with.
+Model = Callable[[dict[str, Any]], Parts]
+
+
 @dataclass
 class FakeGemini:
-    replies: list[list[dict[str, Any]]]
+    replies: list[Parts] | Model
     requests: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     api_keys: list[str] = field(default_factory=list)
@@ -47,8 +53,12 @@ class FakeGemini:
                 raise NotFoundException(detail=f"unsupported method {call}")
             self.paths.append(call)
             self.api_keys.append(request.headers.get("x-goog-api-key", ""))
-            self.requests.append(json.loads(await request.body()))
-            parts = self.replies[len(self.requests) - 1] if self.replies else []
+            body = json.loads(await request.body())
+            self.requests.append(body)
+            if callable(self.replies):
+                parts = self.replies(body)
+            else:
+                parts = self.replies[len(self.requests) - 1] if self.replies else []
             return Stream(_events(model, parts), media_type="text/event-stream")
 
         return Litestar([stream_generate_content])
@@ -64,8 +74,11 @@ class FakeGemini:
         return Response({"candidates": [candidate], "modelVersion": model})
 
     def system_instruction(self, index: int) -> str:
-        instruction = self.requests[index].get("systemInstruction", {})
-        return " ".join(part.get("text", "") for part in instruction.get("parts", []))
+        return system_instruction_of(self.requests[index])
+
+    def function_responses(self, index: int) -> list[dict[str, Any]]:
+        """The tool results a request carried back to the model, oldest first."""
+        return function_responses(self.requests[index])
 
     def contents_text(self, index: int) -> str:
         return " ".join(
@@ -73,6 +86,20 @@ class FakeGemini:
             for content in self.requests[index]["contents"]
             for part in content["parts"]
         )
+
+
+def system_instruction_of(body: dict[str, Any]) -> str:
+    instruction = body.get("systemInstruction", {})
+    return " ".join(part.get("text", "") for part in instruction.get("parts", []))
+
+
+def function_responses(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        part["functionResponse"]
+        for content in body["contents"]
+        for part in content["parts"]
+        if "functionResponse" in part
+    ]
 
 
 async def _events(model: str, parts: list[dict[str, Any]]) -> AsyncIterator[bytes]:
