@@ -14,7 +14,7 @@ from loguru import logger
 from libs.bus import EventBus
 from libs.runtime.mode import resolve_mode
 from libs.runtime.plugin import ServicePlugin
-from libs.runtime.settings import load_settings
+from libs.runtime.settings import SettingsError, load_settings
 from services.conversation.config import ConversationSettings
 from services.conversation.service import ConversationRuntime
 
@@ -23,6 +23,12 @@ def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
     # Refuses live mode without every voice key: real callers never get simulated voices.
     mode = resolve_mode(environ, ("conversation",))
     settings = load_settings(ConversationSettings, {**environ, "MODE": mode})
+    if not settings.media_stream_keys:
+        raise SettingsError(
+            "conversation has no key to check media stream tokens with: set MEDIA_STREAM_SECRET "
+            "to telephony's, or the auth token telephony signs with (TWILIO_AUTH_TOKEN; in "
+            "simulation, SIMULATION_AUTH_TOKEN)"
+        )
     return plugin_for(ConversationRuntime.from_settings(settings))
 
 
