@@ -2,6 +2,8 @@
 
 Used by `python -m services` when NATS_URL is unset, and by the tests: every run gets
 its own server on a port the server picks itself, so nothing collides with a real one.
+It listens on loopback alone, with no monitoring port and no routes. A test can add a
+deployment's configuration file (users, TLS); the address, port and store set here win.
 """
 
 from __future__ import annotations
