@@ -1,7 +1,7 @@
 """The bus that carries the events: publishing with JetStream's acks, durable consumers,
 followers, and the embedded nats-server for a single machine."""
 
-from libs.bus.acks import PublishRefusedError, Stored
+from libs.bus.acks import PublishDeniedError, PublishRefusedError, Stored
 from libs.bus.bus import EventBus, PublishError
 from libs.bus.consumer import ConsumerSettings, Delivery, DurableConsumer
 from libs.bus.embedded_server import EmbeddedNatsServer, NatsServerError
@@ -13,6 +13,7 @@ __all__ = [
     "EmbeddedNatsServer",
     "EventBus",
     "NatsServerError",
+    "PublishDeniedError",
     "PublishError",
     "PublishRefusedError",
     "Stored",

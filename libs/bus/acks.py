@@ -33,6 +33,15 @@ class PublishRefusedError(RuntimeError):
         self.code, self.description, self.err_code = code, description, err_code
 
 
+class PublishDeniedError(RuntimeError):
+    """The server would not take the publish at all: this connection's user may not
+    publish on the subject (deploy/nats/permissions.conf), so no ack will ever come."""
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(f"not permitted to publish to {subject}")
+        self.subject = subject
+
+
 class _ApiError(msgspec.Struct):
     code: int = 0
     err_code: int = 0
@@ -57,22 +66,36 @@ class AckInbox:
         self._prefix = ""
         self._subscription: Subscription | None = None
         self._waiting: dict[str, asyncio.Future[Stored]] = {}
+        self._subjects: dict[str, str] = {}  # token -> the subject published on
         self._tokens = itertools.count()
         self._lock = asyncio.Lock()
 
-    async def reply_to(self) -> tuple[str, asyncio.Future[Stored]]:
+    async def reply_to(self, subject: str) -> tuple[str, asyncio.Future[Stored]]:
+        """A reply subject for one publish on `subject`, and the future its ack resolves."""
         if self._subscription is None:
             await self._subscribe()
         token = str(next(self._tokens))
         future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
         self._waiting[token] = future
+        self._subjects[token] = subject
         return f"{self._prefix}{token}", future
 
     def forget(self, reply_to: str) -> None:
         """Stop waiting for an ack that timed out or was never asked for."""
-        future = self._waiting.pop(reply_to[len(self._prefix) :], None)
+        future = self._pop(reply_to[len(self._prefix) :])
         if future is not None and not future.done():
             future.cancel()
+
+    def deny(self, subject: str) -> None:
+        """The server refused publishes on `subject`: fail them now, not at the timeout."""
+        for token in [t for t, published in self._subjects.items() if published == subject]:
+            future = self._pop(token)
+            if future is not None and not future.done():
+                future.set_exception(PublishDeniedError(subject))
+
+    def _pop(self, token: str) -> asyncio.Future[Stored] | None:
+        self._subjects.pop(token, None)
+        return self._waiting.pop(token, None)
 
     async def _subscribe(self) -> None:
         async with self._lock:
@@ -83,7 +106,7 @@ class AckInbox:
                 )
 
     async def _on_reply(self, message: Msg) -> None:
-        future = self._waiting.pop(message.subject[len(self._prefix) :], None)
+        future = self._pop(message.subject[len(self._prefix) :])
         if future is None or future.done():
             return
         if message.headers and message.headers.get("Status") == "503":

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
+import ssl
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import nats
 import nats.errors
 from loguru import logger
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from libs.bus.acks import AckInbox, PublishRefusedError, Stored
+from libs.bus.permissions import inbox_prefix, stream_created_advisory
 from libs.events.codec import decode_event, encode_event
 from libs.events.model import AnyEvent, Event
 from libs.events.subjects import ALL_SUBJECTS, STREAM_NAME
@@ -22,6 +29,17 @@ from libs.events.subjects import ALL_SUBJECTS, STREAM_NAME
 MSG_ID_HEADER = "Nats-Msg-Id"
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 WRONG_LAST_SEQUENCE = 10071  # JetStream's err_code when that expectation fails
+# How nats-py reports the server's refusal of a publish this user may not make.
+_DENIED_PUBLISH = re.compile(r'permissions violation for publish to "([^"]+)"', re.IGNORECASE)
+
+
+def _credentials(user: str | None, password: str | None, tls_ca: Path | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if user is not None:
+        options.update(user=user, password=password, inbox_prefix=inbox_prefix(user))
+    if tls_ca is not None:
+        options["tls"] = ssl.create_default_context(cafile=str(tls_ca))
+    return options
 
 
 class PublishError(RuntimeError):
@@ -63,11 +81,21 @@ class EventBus:
         name: str,
         stream: str = STREAM_NAME,
         ack_timeout: float = 10.0,
+        user: str | None = None,
+        password: str | None = None,
+        tls_ca: Path | None = None,
     ) -> EventBus:
-        """Connect, reconnecting forever: a restarted NATS must not take a service down."""
+        """Connect, reconnecting forever: a restarted NATS must not take a service down.
+
+        As `user`, replies come to that user's own inbox subjects (`_INBOX_<user>.`), the
+        only ones its permissions let it hear. `tls_ca` verifies the server's certificate."""
+
+        bus: EventBus | None = None
 
         async def on_error(exc: Exception) -> None:
             logger.warning("NATS connection error: {error}", error=str(exc))
+            if bus is not None and (denied := _DENIED_PUBLISH.search(str(exc))):
+                bus._acks.deny(denied.group(1))
 
         async def on_disconnected() -> None:
             if not (nc.is_closed or nc.is_draining):
@@ -85,8 +113,10 @@ class EventBus:
             error_cb=on_error,
             disconnected_cb=on_disconnected,
             reconnected_cb=on_reconnected,
+            **_credentials(user, password, tls_ca),
         )
-        return cls(nc, stream=stream, ack_timeout=ack_timeout)
+        bus = cls(nc, stream=stream, ack_timeout=ack_timeout)
+        return bus
 
     async def ensure_stream(
         self, *, replicas: int = 1, duplicate_window: timedelta = timedelta(minutes=2)
@@ -112,6 +142,29 @@ class EventBus:
         else:
             await self.js.update_stream(config)
 
+    async def wait_for_stream(self, *, manager: str, recheck: float = 30.0) -> None:
+        """Wait until the stream exists, for a process that may not create it: the server
+        announces a new stream; an announcement missed while reconnecting is caught by
+        looking again every `recheck` seconds."""
+        created = asyncio.Event()
+
+        async def on_created(_: Msg) -> None:
+            created.set()
+
+        subscription = await self.nc.subscribe(stream_created_advisory(self.stream), cb=on_created)
+        try:
+            while not await self.has_stream():
+                logger.info(
+                    "Waiting for {manager} to create the {stream} stream",
+                    manager=manager,
+                    stream=self.stream,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(created.wait(), recheck)
+                created.clear()
+        finally:
+            await subscription.unsubscribe()
+
     async def has_stream(self) -> bool:
         try:
             await self.js.stream_info(self.stream)
@@ -134,7 +187,7 @@ class EventBus:
             for index, event in enumerate(batch):
                 if index >= self.max_pending_publishes:
                     await self._wait_for_ack(pending[index - self.max_pending_publishes])
-                reply_to, future = await self._acks.reply_to()
+                reply_to, future = await self._acks.reply_to(event.subject)
                 try:
                     await self.nc.publish(
                         event.subject,
@@ -166,7 +219,7 @@ class EventBus:
     async def publish_if_first(self, event: Event) -> bool:
         """Store the event only if its subject holds nothing yet: compare-and-set, so of
         several processes racing to record the same kind of fact exactly one wins."""
-        reply_to, future = await self._acks.reply_to()
+        reply_to, future = await self._acks.reply_to(event.subject)
         headers = {MSG_ID_HEADER: str(event.event_id), EXPECTED_LAST_SUBJECT_SEQUENCE: "0"}
         await self.nc.publish(event.subject, encode_event(event), reply=reply_to, headers=headers)
         try:

@@ -2,6 +2,8 @@
 
 Used by `python -m services` when NATS_URL is unset, and by the tests: every run gets
 its own server on a port the server picks itself, so nothing collides with a real one.
+It listens on loopback alone, with no monitoring port and no routes. A test can add a
+deployment's configuration file (users, TLS); the address, port and store set here win.
 """
 
 from __future__ import annotations
@@ -15,12 +17,18 @@ import shutil
 import signal
 import sys
 import sysconfig
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
 from loguru import logger
 
-_LISTENING = re.compile(rb"Listening for client connections on (\S+):(\d+)")
+# "Listening for client connections on 127.0.0.1:4222", "... route connections ...",
+# "... websocket clients ...", "Starting http monitor on 127.0.0.1:8222".
+_LISTENING = re.compile(
+    rb"(?:Listening for (\S+) (?:connections|clients)|Starting (\S+) monitor) on (\S+)"
+)
+_CLIENT_ADDRESS = re.compile(r"(\S+):(\d+)$")
 _READY = b"Server is ready"
 
 
@@ -60,11 +68,17 @@ class EmbeddedNatsServer:
         host: str = "127.0.0.1",
         port: int | None = None,  # None: the server picks a free one
         name: str = "sales-embedded",
+        config_file: Path | None = None,  # e.g. users and permissions; flags above win
+        environment: Mapping[str, str] | None = None,  # added to ours, for `$VARIABLE`s
     ) -> None:
         self.store_dir = store_dir
         self.host = host
         self.port = port
         self.name = name
+        self.config_file = config_file
+        self.environment = dict(environment or {})
+        # What the server said it listens on, by kind ("client", "monitoring", ...).
+        self.listening: dict[str, str] = {}
         self._process: asyncio.subprocess.Process | None = None
         self._log_task: asyncio.Task[None] | None = None
 
@@ -81,8 +95,10 @@ class EmbeddedNatsServer:
     async def start(self, timeout: float = 15.0) -> str:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         binary = find_nats_server()
+        config = ["--config", str(self.config_file)] if self.config_file else []
         self._process = await asyncio.create_subprocess_exec(
             str(binary),
+            *config,
             "--jetstream",
             "--store_dir",
             str(self.store_dir),
@@ -92,6 +108,7 @@ class EmbeddedNatsServer:
             str(self.port or -1),
             "--server_name",
             self.name,
+            env={**os.environ, **self.environment},
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # Ctrl-C reaches us; we stop the server in order
@@ -118,7 +135,13 @@ class EmbeddedNatsServer:
         while line := await self._process.stderr.readline():
             seen.append(line)
             if match := _LISTENING.search(line):
-                self.port = int(match.group(2))
+                listener, monitor, address = (
+                    part.decode() if part else "" for part in match.groups()
+                )
+                kind = listener or f"{monitor} monitor"
+                self.listening[kind] = address
+                if kind == "client" and (client := _CLIENT_ADDRESS.match(address)):
+                    self.port = int(client.group(2))
             if _READY in line:
                 return
         tail = b"".join(seen[-5:]).decode(errors="replace").strip()

@@ -8,11 +8,13 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
+from pathlib import Path
 
 import uvicorn
 from loguru import logger
 
 from libs.bus import EmbeddedNatsServer, EventBus
+from libs.bus.access import stream_manager_allowed, stream_managers
 from libs.events.model import SystemMode
 from libs.runtime.app import build_app
 from libs.runtime.mode import agree_on_mode
@@ -56,14 +58,26 @@ class _Server(uvicorn.Server):
 
 
 async def connect_bus(settings: RuntimeSettings, stack: AsyncExitStack, name: str) -> EventBus:
-    url = settings.nats_url
-    if url is None:
+    if settings.nats_url is None:
         server = EmbeddedNatsServer(settings.nats_store_dir)
         await stack.enter_async_context(server)
-        url = server.url
-    bus = await EventBus.connect(url, name=name)
+        # This process's own server, on loopback, without users: it manages the stream.
+        bus = await EventBus.connect(server.url, name=name)
+        manages_stream = True
+    else:
+        bus = await EventBus.connect(
+            settings.nats_url,
+            name=name,
+            user=settings.nats_user,
+            password=settings.nats_password,
+            tls_ca=Path(settings.nats_tls_ca) if settings.nats_tls_ca else None,
+        )
+        manages_stream = stream_manager_allowed(settings.nats_user)
     stack.push_async_callback(bus.close)
-    await bus.ensure_stream(replicas=settings.stream_replicas)
+    if manages_stream:
+        await bus.ensure_stream(replicas=settings.stream_replicas)
+    else:
+        await bus.wait_for_stream(manager=" or ".join(stream_managers()))
     return bus
 
 

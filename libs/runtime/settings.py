@@ -54,10 +54,19 @@ class SharedSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
 
 class RuntimeSettings(SharedSettings, frozen=True, kw_only=True):
     nats_url: str | None = None  # unset: start an embedded nats-server under DATA_DIR
+    # The service's own NATS user (deploy/nats/permissions.conf); not used with the
+    # embedded server, which is this process's alone.
+    nats_user: str | None = None
+    nats_password: str | None = None
+    nats_tls_ca: str | None = None  # CA file that signed the NATS servers' certificates
     api_token: str | None = None
     stream_replicas: int = 1
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if (self.nats_user is None) != (self.nats_password is None):
+            raise ValueError("NATS_USER and NATS_PASSWORD are set together or not at all")
 
     @property
     def nats_store_dir(self) -> Path:

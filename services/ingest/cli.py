@@ -24,8 +24,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from libs.bus import EmbeddedNatsServer, EventBus
+from libs.bus import EventBus
 from libs.runtime.logging import configure_logging
+from libs.runtime.runner import connect_bus
 from libs.runtime.settings import RuntimeSettings, SettingsError, load_settings, read_environment
 from services.ingest.columns import DuplicateColumnError, MissingColumnsError
 from services.ingest.config import IngestSettings
@@ -79,13 +80,7 @@ async def _import(
     arguments: argparse.Namespace, runtime: RuntimeSettings, ingest: Ingest, console: Console
 ) -> int:
     async with AsyncExitStack() as stack:
-        url = runtime.nats_url
-        if url is None:
-            server = EmbeddedNatsServer(runtime.nats_store_dir)
-            url = await stack.enter_async_context(server) and server.url
-        bus = await EventBus.connect(url, name="ingest-import")
-        stack.push_async_callback(bus.close)
-        await bus.ensure_stream(replicas=runtime.stream_replicas)
+        bus = await connect_bus(runtime, stack, "ingest-import")
         projection = LeadProjection(bus, ingest.registry, ingest.ready)
         ingest.projection = projection
         await projection.start()

@@ -10,7 +10,7 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,10 @@ FAST = {
     "SIMULATED_SECONDS_PER_CHARACTER": "0.03",
     "LOG_FORMAT": "text",
 }
+
+
+# Settings of the machine the tests run on that must not leak into the system under test.
+INHERITED_NOT = ("NATS_URL", "API_TOKEN", "NATS_USER", "NATS_PASSWORD", "NATS_TLS_CA")
 
 
 def free_port() -> int:
@@ -48,7 +52,7 @@ class Running:
 
 
 async def start(command: list[str], env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
-    environment = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "API_TOKEN")}
+    environment = {k: v for k, v in os.environ.items() if k not in INHERITED_NOT}
     environment.update({"PYTHONPATH": str(ROOT), **env})
     with log.open("wb") as output:
         return await asyncio.create_subprocess_exec(
@@ -68,7 +72,10 @@ async def wait_ready(client: httpx.AsyncClient, url: str, process, log: Path) ->
 
 
 @contextlib.asynccontextmanager
-async def five_processes(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
+async def five_processes(
+    nats_url: str, data_dir: Path, nats_passwords: Mapping[str, str] | None = None
+) -> AsyncIterator[Running]:
+    """With `nats_passwords`, each service connects as its own NATS user."""
     ports = {service: free_port() for service in SERVICES}
     urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
     shared = {
@@ -90,6 +97,8 @@ async def five_processes(nats_url: str, data_dir: Path) -> AsyncIterator[Running
             "PORT": str(ports[service]),
             "DATA_DIR": str(data_dir / service),
         }
+        if nats_passwords is not None:
+            env |= {"NATS_USER": service, "NATS_PASSWORD": nats_passwords[service]}
         processes.append(await start([sys.executable, "-m", f"services.{service}"], env, log))
         logs.append(log)
     running = Running(urls, processes, logs)

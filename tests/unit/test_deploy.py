@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from libs.bus.access import SERVICE_ACCESS
+from libs.bus.authorization import authorization_values, render_authorization
 from libs.bus.embedded_server import find_nats_server
+from libs.bus.permissions import password_variable
+from tests.certificates import write_certificates
 
 ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"
@@ -132,13 +136,118 @@ def test_kubernetes_has_every_service_and_routes_every_path():
         assert routes[prefix] == owner_of(path)
 
 
-@pytest.mark.parametrize("config", ["nats/nats-server.conf"])
-def test_the_nats_configuration_is_valid(config):
-    result = subprocess.run(
-        [str(find_nats_server()), "-t", "-c", str(DEPLOY / config)],
+def nats_environment() -> dict[str, str]:
+    """What every node's environment holds: its name and the passwords it checks."""
+    passwords = {password_variable(user): "a-password" for user in SERVICE_ACCESS}
+    return {"NATS_SERVER_NAME": "nats-1", "NATS_CLUSTER_PASSWORD": "a-password", **passwords}
+
+
+def check_nats_config(
+    config: Path, environment: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(find_nats_server()), "-t", "-c", str(config)],
         capture_output=True,
         text=True,
-        env={**os.environ, "NATS_SERVER_NAME": "nats-1"},
+        env={**os.environ, **environment},
     )
+
+
+def test_the_nats_configuration_is_valid():
+    result = check_nats_config(DEPLOY / "nats" / "nats-server.conf", nats_environment())
     assert result.returncode == 0, result.stderr
     assert "is valid" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("missing", ["NATS_CLUSTER_PASSWORD", "NATS_PASSWORD_TELEPHONY"])
+def test_the_nats_configuration_refuses_to_start_without_a_password(missing):
+    environment = {k: v for k, v in nats_environment().items() if k != missing}
+    result = check_nats_config(DEPLOY / "nats" / "nats-server.conf", environment)
+    assert result.returncode != 0
+    assert missing in result.stderr
+
+
+def compose_services() -> dict[str, dict]:
+    return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+
+
+def test_compose_gives_each_service_its_own_nats_user_and_password_alone():
+    services = compose_services()
+    for service in SERVICES:
+        environment = services[service]["environment"]
+        assert environment["NATS_USER"] == service
+        assert environment["NATS_PASSWORD"].startswith(f"${{{password_variable(service)}:?")
+        others = [password_variable(other) for other in SERVICES if other != service]
+        assert [v for v in environment.values() if any(o in str(v) for o in others)] == []
+    for node in ("nats-1", "nats-2", "nats-3"):
+        environment = services[node]["environment"]
+        for variable in (*(password_variable(s) for s in SERVICES), "NATS_CLUSTER_PASSWORD"):
+            assert environment[variable].startswith(f"${{{variable}:?"), (node, variable)
+        assert "./nats:/etc/nats:ro" in services[node]["volumes"]  # both config files
+
+
+def kubernetes_documents(name: str) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all((DEPLOY / "k8s" / name).read_text()) if doc]
+
+
+def nats_config_map() -> dict[str, str]:
+    [config] = [
+        doc
+        for doc in kubernetes_documents("nats.yaml")
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "nats-config"
+    ]
+    return config["data"]
+
+
+def test_kubernetes_carries_the_rendered_permissions():
+    # Paste deploy/nats/permissions.conf there when the table changes.
+    assert nats_config_map()["permissions.conf"] == render_authorization()
+
+
+def test_the_kubernetes_nats_configuration_is_valid_with_its_certificates(tmp_path):
+    # The certificates' mount point, pointed at test certificates instead.
+    ca, certificate, key = write_certificates(tmp_path)
+    assert (ca.name, certificate.name, key.name) == ("ca.crt", "tls.crt", "tls.key")
+    for name, text in nats_config_map().items():
+        (tmp_path / name).write_text(text.replace("/etc/nats-tls/", f"{tmp_path}/"))
+    result = check_nats_config(tmp_path / "nats-server.conf", nats_environment())
+    assert result.returncode == 0, result.stderr
+
+
+def test_kubernetes_services_speak_tls_to_nats_each_as_its_own_user():
+    documents = kubernetes_documents("services.yaml")
+    [settings] = [doc for doc in documents if doc["kind"] == "ConfigMap"]
+    urls = settings["data"]["NATS_URL"].split(",")
+    assert len(urls) == 3 and all(url.startswith("tls://") for url in urls)
+    ca_file = Path(settings["data"]["NATS_TLS_CA"])
+    for deployment in (doc for doc in documents if doc["kind"] == "Deployment"):
+        service = deployment["metadata"]["name"]
+        pod = deployment["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        environment = {variable["name"]: variable for variable in container["env"]}
+        assert environment["NATS_USER"]["value"] == service
+        password = environment["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert password == {"name": "nats-passwords", "key": password_variable(service)}
+        [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == str(ca_file.parent)]
+        [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"] == {
+            "secretName": "nats-tls",
+            "items": [{"key": ca_file.name, "path": ca_file.name}],
+        }
+
+
+def helm_reference(variable: str) -> str:
+    """How the chart writes a variable into the config unquoted."""
+    return f"<< ${variable} >>"
+
+
+def test_the_helm_values_carry_the_same_users_and_tls():
+    values = yaml.safe_load((DEPLOY / "helm" / "nats-values.yaml").read_text())
+    config = values["config"]
+    assert config["merge"]["authorization"] == authorization_values(helm_reference)
+    assert config["nats"]["tls"] == {"enabled": True, "secretName": "nats-tls"}
+    assert config["cluster"]["tls"]["secretName"] == "nats-tls"
+    environment = values["container"]["env"]
+    for variable in (*(password_variable(s) for s in SERVICES), "NATS_CLUSTER_PASSWORD"):
+        reference = environment[variable]["valueFrom"]["secretKeyRef"]
+        assert reference == {"name": "nats-passwords", "key": variable}

@@ -33,6 +33,7 @@ SETTINGS: tuple[type[msgspec.Struct], ...] = (
 )
 SECRETS = (
     "API_TOKEN",
+    "NATS_PASSWORD",
     "TWILIO_AUTH_TOKEN",
     "SIMULATION_AUTH_TOKEN",
     "MEDIA_STREAM_SECRET",
