@@ -23,6 +23,7 @@ from libs.events.model import (
     Event,
     LeadImported,
     LeadOptedOut,
+    MediaStreamStarted,
     OutcomeRecorded,
     TranscriptFinalized,
 )
@@ -77,8 +78,16 @@ SERVICE_ACCESS: dict[str, ServiceAccess] = {
         ephemeral="several-events",
     ),
     "conversation": ServiceAccess(
-        publishes=frozenset({CallAnswered, LeadOptedOut, TranscriptFinalized, OutcomeRecorded}),
-        looks_up=frozenset({CallRequested, CallAnswered, TranscriptFinalized}),
+        publishes=frozenset(
+            {
+                MediaStreamStarted,
+                CallAnswered,
+                LeadOptedOut,
+                TranscriptFinalized,
+                OutcomeRecorded,
+            }
+        ),
+        looks_up=frozenset({CallRequested, CallAnswered}),
     ),
     "analytics": ServiceAccess(
         publishes=frozenset(),

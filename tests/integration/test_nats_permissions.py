@@ -31,6 +31,7 @@ from libs.events import (
     Event,
     LeadImported,
     LeadOptedOut,
+    MediaStreamStarted,
     ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
@@ -67,6 +68,7 @@ MAY_RECORD: dict[str, set[type[Event]]] = {
     "conversation": {
         ModeRecorded,
         CallAnswered,
+        MediaStreamStarted,
         LeadOptedOut,
         TranscriptFinalized,
         OutcomeRecorded,
