@@ -102,7 +102,9 @@ class EventBus:
                 logger.warning("Disconnected from NATS; reconnecting")
 
         async def on_reconnected() -> None:
-            logger.info("Reconnected to NATS at {url}", url=nc.connected_url.netloc)
+            url = nc.connected_url
+            # Host and port only: a NATS_URL may carry user:password@.
+            logger.info("Reconnected to NATS at {host}:{port}", host=url.hostname, port=url.port)
 
         nc = await nats.connect(
             # NATS_URL may list a cluster's nodes, comma-separated: any of them will do.

@@ -163,6 +163,15 @@ async def test_live_telephony_with_refused_credentials_exits_naming_the_fix(
      "services.analytics", "services"],
 )  # fmt: skip
 async def test_every_entry_point_refuses_to_listen_publicly_without_a_token(module, tmp_path):
-    code, stderr = await start(module, {"HOST": "0.0.0.0", "API_TOKEN": ""}, tmp_path)
+    environ = {"HOST": "0.0.0.0", "API_TOKEN": "", "SIMULATION_AUTH_TOKEN": "shared-token"}
+    code, stderr = await start(module, environ, tmp_path)
     assert code == 2
     assert "refusing to listen on '0.0.0.0' without API_TOKEN" in stderr
+
+
+async def test_conversation_without_a_key_for_stream_tokens_refuses_to_start(tmp_path):
+    # Run alone in simulation, it shares no auth token with telephony: every stream
+    # would be refused, so it says what to set instead of starting.
+    code, stderr = await start("services.conversation", {}, tmp_path)
+    assert code != 0
+    assert "MEDIA_STREAM_SECRET" in stderr and "SIMULATION_AUTH_TOKEN" in stderr
