@@ -30,9 +30,14 @@ PUBLIC_PATHS = (
     "/dnc/upload",
     "/twilio/twiml",
     "/twilio/status",
+    "/twilio/amd",
+    "/twilio/recording",
     "/twilio/stream",
+    "/telephony/calls/00000000-0000-4000-8000-000000000001/hang-up",
     "/results/statistics",
     "/results/download",
+    "/calls",
+    "/calls/00000000-0000-4000-8000-000000000001",
 )
 OWNER = {
     "/leads/upload": "ingest",
@@ -42,8 +47,12 @@ OWNER = {
     "/dnc": "scheduler",
     "/twilio/twiml": "telephony",
     "/twilio/status": "telephony",
+    "/twilio/amd": "telephony",
+    "/twilio/recording": "telephony",
+    "/telephony": "telephony",
     "/twilio/stream": "conversation",
     "/results": "analytics",
+    "/calls": "analytics",
 }
 
 
