@@ -56,8 +56,8 @@ def issue_stream_token(key: bytes, call_id: UUID, call_sid: str, now: float) -> 
 
 def verify_stream_token(
     token: str, keys: Sequence[bytes], call_id: UUID, call_sid: str, now: float
-) -> None:
-    """Raise StreamTokenError naming what is wrong; return quietly when the token holds."""
+) -> int:
+    """When the token expires, if it holds; else StreamTokenError naming what is wrong."""
     if not token:
         raise StreamTokenError("no token parameter")
     if len(token) > 200 or not token.isascii():
@@ -78,3 +78,4 @@ def verify_stream_token(
         raise StreamTokenError(f"the token expired {now - expires:.0f}s ago")
     if expires > now + LIFETIME_SECONDS + 5:  # a lifetime no issuer of ours writes
         raise StreamTokenError("the token's expiry is too far ahead")
+    return expires

@@ -260,3 +260,46 @@ def test_the_helm_values_carry_the_same_users_and_tls():
     for variable in (*(password_variable(s) for s in SERVICES), "NATS_CLUSTER_PASSWORD"):
         reference = environment[variable]["valueFrom"]["secretKeyRef"]
         assert reference == {"name": "nats-passwords", "key": variable}
+
+
+# Served to nobody outside: probes, the API's own schema pages, the simulated carrier.
+UNROUTED = ("/healthz", "/readyz", "/schema", "/simulated-twilio", "/conversation/load")
+
+
+def served_paths(tmp_path: Path) -> dict[str, str]:
+    """Every path each service's app serves (up to its first parameter), with its service."""
+    import importlib
+
+    from libs.runtime.app import build_app
+
+    environ = {"SIMULATION_AUTH_TOKEN": "a-token", "DATA_DIR": str(tmp_path)}
+    served = {}
+    for service in SERVICES:
+        plugin = importlib.import_module(f"services.{service}.plugin").build_plugin(environ)
+        app = build_app([plugin], bus=None, api_token=None, title=service)  # type: ignore[arg-type]
+        for route in app.routes:
+            path = route.path.split("{")[0]
+            if not path.startswith(UNROUTED):
+                served[path] = service
+    return served
+
+
+def test_every_path_a_service_serves_is_routed_to_it_by_the_gateway_and_the_ingress(tmp_path):
+    served = served_paths(tmp_path)
+    config = (DEPLOY / "gateway" / "nginx.conf").read_text()
+    gateway = dict(re.findall(r"location (?:= )?(\S+)\s*\{[^}]*?proxy_pass http://(\w+)", config))
+    [ingress] = [d for d in kubernetes_documents("ingress.yaml") if d["kind"] == "Ingress"]
+    routes = {
+        p["path"]: p["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    }
+    for table in (gateway, routes):
+        unrouted = {
+            path: service
+            for path, service in served.items()
+            if not any(path.startswith(prefix) for prefix in table)
+            or table[max((p for p in table if path.startswith(p)), key=len)] != service
+        }
+        assert unrouted == {}
+    assert "/twilio/amd" in served and "/calls/" in served

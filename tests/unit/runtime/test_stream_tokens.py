@@ -20,7 +20,8 @@ CALL_ID, CALL_SID, NOW = uuid4(), "CA" + "1" * 32, 1_800_000_000.0
 
 def test_a_fresh_token_admits_its_call():
     token = issue_stream_token(KEY, CALL_ID, CALL_SID, NOW)
-    verify_stream_token(token, (KEY,), CALL_ID, CALL_SID, NOW + LIFETIME_SECONDS - 1)
+    expires = verify_stream_token(token, (KEY,), CALL_ID, CALL_SID, NOW + LIFETIME_SECONDS - 1)
+    assert expires == NOW + LIFETIME_SECONDS
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_a_token_from_a_far_future_is_refused():
 def test_during_a_rotation_tokens_signed_with_the_previous_secret_still_admit():
     old = issue_stream_token(KEY, CALL_ID, CALL_SID, NOW)
     keys = stream_keys("the next secret", "the current secret", None)
-    verify_stream_token(old, keys, CALL_ID, CALL_SID, NOW)
+    assert verify_stream_token(old, keys, CALL_ID, CALL_SID, NOW) == NOW + LIFETIME_SECONDS
     with pytest.raises(StreamTokenError):
         verify_stream_token(old, stream_keys("the next secret", None, None), CALL_ID, CALL_SID, NOW)
 
