@@ -29,7 +29,8 @@ class ConversationSettings(SharedSettings, frozen=True, kw_only=True):
     # Open media sockets per process, those still awaiting their start message included;
     # beyond it a connection is refused at once (1013), so a flood cannot pile up sockets.
     max_open_streams: int = 32
-    stream_start_timeout_seconds: float = 5.0  # Twilio sends `start` at once; a silent socket goes
+    # Twilio sends `start` at once: a socket silent for this long is closed.
+    stream_start_timeout_seconds: float = 5.0
     max_loop_lag_seconds: float = 0.05  # event-loop lag above which the process is overloaded
     simulated_seconds_per_character: float = 0.06  # simulated speech pace, ~170 words a minute
     playbooks_path: str = ""  # unset: the bundled playbooks.toml
