@@ -28,7 +28,8 @@ TRY_AGAIN_LATER = 1013
 UNKNOWN_CALL = 4404
 BUSY = 4503
 
-MAX_START_MESSAGE_BYTES = 16 * 1024  # a start message is well under 2 KB
+# The largest message read from a media stream: Twilio's are well under 2 KB.
+MAX_MESSAGE_CHARACTERS = 64 * 1024
 
 
 class StreamRefused(Exception):
@@ -115,8 +116,8 @@ async def _next_text(receive: Any) -> str:
     text = message.get("text")
     if text is None:
         raise StreamRefused(POLICY_VIOLATION, "a binary message came before start")
-    if len(text) > MAX_START_MESSAGE_BYTES:
-        raise StreamRefused(MESSAGE_TOO_BIG, f"a {len(text)}-byte message came before start")
+    if len(text) > MAX_MESSAGE_CHARACTERS:
+        raise StreamRefused(MESSAGE_TOO_BIG, f"a {len(text)}-character message came before start")
     return text
 
 

@@ -24,9 +24,10 @@ from pipecat.audio.utils import ulaw_to_pcm
 from pipecat.frames.frames import Frame, InputAudioRawFrame, InputDTMFFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
+from services.conversation.admission import MAX_MESSAGE_CHARACTERS
+
 TWILIO_FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
 FRAMES_PER_BATCH = 2
-MAX_MESSAGE_CHARACTERS = 64 * 1024  # a media message is about 300
 
 
 class _Media(msgspec.Struct):

@@ -32,9 +32,11 @@ QUIET_SECONDS = 0.4
 BARGE_IN_AFTER_SECONDS = 0.3
 
 
-def token_for(call_id: UUID | str, call_sid: str, auth_token: str = AUTH_TOKEN) -> str:
-    [key] = stream_keys(None, None, auth_token)
-    return issue_stream_token(key, UUID(str(call_id)), call_sid, time.time())
+def token_for(call_id: UUID | str, call_sid: str, issued_at: float | None = None) -> str:
+    """The token telephony's TwiML gives the call (issued now, unless said otherwise)."""
+    [key] = stream_keys(None, None, AUTH_TOKEN)
+    when = time.time() if issued_at is None else issued_at
+    return issue_stream_token(key, UUID(str(call_id)), call_sid, when)
 
 
 @dataclass

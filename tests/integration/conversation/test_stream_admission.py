@@ -30,8 +30,7 @@ POLICY_VIOLATION, TRY_AGAIN_LATER = 1008, 1013
 
 
 def expired_token(call_id) -> str:
-    [key] = stream_keys(None, None, AUTH_TOKEN)
-    return issue_stream_token(key, call_id, CALL_SID, time.time() - 3600)
+    return token_for(call_id, CALL_SID, issued_at=time.time() - 3600)
 
 
 def forged_token(call_id) -> str:
