@@ -6,9 +6,11 @@ from datetime import UTC, datetime, time
 from uuid import UUID, uuid4
 
 from libs.events import (
+    AnswerClassified,
     AnyEvent,
     CallAnswered,
     CallCompleted,
+    CallDialing,
     CallFailed,
     CallPlaced,
     CallRecorded,
@@ -30,6 +32,7 @@ from libs.events import (
     TimeWindow,
     TranscriptFinalized,
     Turn,
+    TurnRecorded,
 )
 
 NOW = datetime(2026, 3, 4, 15, 30, 0, 123456, tzinfo=UTC)
@@ -140,7 +143,13 @@ def one_of_each_event() -> list[AnyEvent]:
             provider="twilio",
             provider_call_id="CA0123456789abcdef0123456789abcdef",
         ),
+        CallDialing(
+            event_id=uuid4(), **common, **call, provider="twilio", claimed_by="telephony-1/4242"
+        ),
         CallAnswered(event_id=uuid4(), **common, **call, answered_by="human"),
+        AnswerClassified(
+            event_id=uuid4(), **common, **call, answered_by="machine", detection_seconds=1.8
+        ),
         CallFailed(
             event_id=uuid4(),
             **common,
@@ -163,6 +172,13 @@ def one_of_each_event() -> list[AnyEvent]:
             **call,
             recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
             duration_seconds=84.0,
+        ),
+        TurnRecorded(
+            event_id=uuid4(),
+            **common,
+            **call,
+            index=0,
+            turn=Turn(role="agent", text="Hi Rosa, this is Alex.", started_at=NOW, ended_at=NOW),
         ),
         TranscriptFinalized(
             event_id=uuid4(),

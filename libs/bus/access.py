@@ -13,8 +13,10 @@ from typing import Literal
 
 from libs.events.model import (
     EVENT_TYPES,
+    AnswerClassified,
     CallAnswered,
     CallCompleted,
+    CallDialing,
     CallFailed,
     CallPlaced,
     CallRecorded,
@@ -26,6 +28,7 @@ from libs.events.model import (
     MediaStreamStarted,
     OutcomeRecorded,
     TranscriptFinalized,
+    TurnRecorded,
 )
 
 CAMPAIGN_EVENTS = frozenset(t for t in EVENT_TYPES if issubclass(t, CampaignEvent))
@@ -43,6 +46,8 @@ class ServiceAccess:
     publishes: frozenset[type[Event]]
     consumes: frozenset[type[Event]] = frozenset()
     looks_up: frozenset[type[Event]] = frozenset()  # the latest fact on a subject
+    # Heard live, by a plain NATS subscription to the events' subjects, as they are stored.
+    listens_to: frozenset[type[Event]] = frozenset()
     durables: tuple[str, ...] = ()
     ephemeral: Ephemeral = "none"
     manages_stream: bool = False  # creates the stream and keeps its settings
@@ -70,9 +75,10 @@ SERVICE_ACCESS: dict[str, ServiceAccess] = {
         manages_stream=True,
     ),
     "telephony": ServiceAccess(
-        publishes=frozenset({CallPlaced, CallAnswered, CallFailed, CallCompleted, CallRecorded}),
+        # A dial is claimed before the carrier is asked; AMD's verdict is its own fact.
+        publishes=CALL_LIFECYCLE | {CallDialing, AnswerClassified, CallRecorded},
         consumes=CAMPAIGN_EVENTS | CALL_LIFECYCLE | {CallRequested, LeadOptedOut},
-        looks_up=CALL_LIFECYCLE | {CallRequested},
+        looks_up=CALL_LIFECYCLE | {CallRequested, CallDialing},
         durables=("telephony",),
         # The calling rules' facts, and a stopped campaign's live calls.
         ephemeral="several-events",
@@ -83,11 +89,21 @@ SERVICE_ACCESS: dict[str, ServiceAccess] = {
                 MediaStreamStarted,
                 CallAnswered,
                 LeadOptedOut,
+                TurnRecorded,
                 TranscriptFinalized,
                 OutcomeRecorded,
             }
         ),
-        looks_up=frozenset({CallRequested, CallAnswered}),
+        # The sweeper: a call that ended with no transcript closed gets a fallback one,
+        # from the turns recorded so far.
+        consumes=frozenset({CallCompleted, TurnRecorded}),
+        looks_up=frozenset(
+            {CallRequested, CallAnswered, AnswerClassified, TranscriptFinalized, OutcomeRecorded}
+        ),
+        durables=("conversation",),
+        ephemeral="one-event",
+        # A machine detected after the stream opened turns the pitch into a voicemail.
+        listens_to=frozenset({AnswerClassified}),
     ),
     "analytics": ServiceAccess(
         publishes=frozenset(),

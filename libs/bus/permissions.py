@@ -130,6 +130,7 @@ def permissions_for(service: str, stream: str = STREAM_NAME) -> Permissions:
         publish_deny=tuple(_others_durables(service, access, stream)),
         subscribe_allow=(
             f"{inbox_prefix(service)}.>",
+            *(subject_filter(t) for t in _in_contract_order(access.listens_to)),
             *(() if access.manages_stream else (stream_created_advisory(stream),)),
         ),
     )

@@ -9,9 +9,11 @@ from uuid import UUID
 
 from libs.compliance.rules import CAP_PERIOD, Block, CallFacts, CallingHours, CampaignState
 from libs.events import (
+    AnswerClassified,
     AnyEvent,
     CallAnswered,
     CallCompleted,
+    CallDialing,
     CallFailed,
     CallPlaced,
     CallRecorded,
@@ -30,6 +32,7 @@ from libs.events import (
     ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
+    TurnRecorded,
 )
 from libs.events.ids import lead_id_for
 from libs.events.subjects import every_event_of, subject_filter
@@ -89,6 +92,9 @@ class ComplianceFacts:
                 | CallCompleted()
                 | CallRecorded()
                 | MediaStreamStarted()
+                | CallDialing()
+                | AnswerClassified()
+                | TurnRecorded()
                 | TranscriptFinalized()
                 | OutcomeRecorded()
             ):

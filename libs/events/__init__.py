@@ -8,9 +8,11 @@ from libs.events.codec import MalformedEventError, decode_event, encode_event, e
 from libs.events.ids import call_id_for, lead_id_for
 from libs.events.model import (
     EVENT_TYPES,
+    AnswerClassified,
     AnyEvent,
     CallAnswered,
     CallCompleted,
+    CallDialing,
     CallEvent,
     CallFailed,
     CallPlaced,
@@ -37,6 +39,7 @@ from libs.events.model import (
     TimeWindow,
     TranscriptFinalized,
     Turn,
+    TurnRecorded,
 )
 from libs.events.subjects import (
     ALL_SUBJECTS,
@@ -51,9 +54,11 @@ __all__ = [
     "ALL_SUBJECTS",
     "EVENT_TYPES",
     "STREAM_NAME",
+    "AnswerClassified",
     "AnyEvent",
     "CallAnswered",
     "CallCompleted",
+    "CallDialing",
     "CallEvent",
     "CallFailed",
     "CallPlaced",
@@ -81,6 +86,7 @@ __all__ = [
     "TimeWindow",
     "TranscriptFinalized",
     "Turn",
+    "TurnRecorded",
     "call_id_for",
     "decode_event",
     "encode_event",

@@ -27,6 +27,15 @@ CallFailureReason = Literal[
     "machine",
     "invalid-number",
     "rejected",
+    # Claimed for dialling, but the carrier never took the call (telephony died first, or
+    # its create never landed): nothing rang, so it is not an attempt.
+    "not-dialled",
+    # Placed, then lost by the carrier without a final status (the simulated carrier dies
+    # with its telephony process): nobody knows how it went, so it is retried.
+    "dropped",
+    # Answered, but the agent was lost (the conversation process died) and no transcript
+    # was closed: recorded by the sweeper on a fallback outcome, and retried.
+    "agent-lost",
 ]
 OptOutSource = Literal["call", "do-not-call-list", "api"]
 # The compliance rule that kept a call from being made (libs/compliance).
@@ -250,6 +259,28 @@ class CallAnswered(CallEvent, frozen=True, kw_only=True):
     answered_by: AnsweredBy = "unknown"
 
 
+class CallDialing(CallEvent, frozen=True, kw_only=True):
+    """Telephony claimed the attempt and is about to ask the carrier for the call. Stored
+    only if the subject is empty, so of several replicas exactly one dials; one that finds
+    the claim already made asks the carrier what became of it, and never dials again."""
+
+    subject_verb: ClassVar[str] = "dialing"
+
+    provider: str  # "twilio" or "simulated"
+    claimed_by: str  # the telephony process that holds the claim: host and pid
+
+
+class AnswerClassified(CallEvent, frozen=True, kw_only=True):
+    """Who answered, as the carrier's answering machine detection says: a fact distinct
+    from CallAnswered, which it may follow (Twilio reports AMD after the stream opens).
+    Every fold reads "machine" over "human", whichever came first."""
+
+    subject_verb: ClassVar[str] = "classified"
+
+    answered_by: AnsweredBy
+    detection_seconds: float | None = None  # how long the detection listened
+
+
 class MediaStreamStarted(CallEvent, frozen=True, kw_only=True):
     """Conversation admitted the call's media stream: a call has one, so this is stored
     only if the subject is empty, and a second stream for the call (a replayed token, a
@@ -288,6 +319,16 @@ class CallRecorded(CallEvent, frozen=True, kw_only=True):
     channels: int = 2
 
 
+class TurnRecorded(CallEvent, frozen=True, kw_only=True):
+    """One final turn of a live call, published as it happens: a crash keeps the
+    transcript so far. TranscriptFinalized closes the call's transcript."""
+
+    subject_verb: ClassVar[str] = "turn"
+
+    index: int  # 0, 1, ... in the call's order
+    turn: Turn
+
+
 class TranscriptFinalized(CallEvent, frozen=True, kw_only=True):
     subject_verb: ClassVar[str] = "transcript"
 
@@ -311,6 +352,9 @@ class OutcomeRecorded(CallEvent, frozen=True, kw_only=True):
     summary_written_by: Literal["model", "template"] | None = None
     # The prospect asked to be called back then (UTC): a callback, not a retry.
     callback_at: datetime | None = None
+    # Set only on a fallback outcome for a call that failed after it was answered (the
+    # agent was lost): the call counts as failed for that reason, and is retried.
+    failure: CallFailureReason | None = None
 
 
 AnyEvent = (
@@ -327,11 +371,14 @@ AnyEvent = (
     | CampaignFinished
     | CallRequested
     | CallPlaced
+    | CallDialing
     | CallAnswered
+    | AnswerClassified
     | MediaStreamStarted
     | CallFailed
     | CallCompleted
     | CallRecorded
+    | TurnRecorded
     | TranscriptFinalized
     | OutcomeRecorded
 )
@@ -350,11 +397,14 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     CampaignFinished,
     CallRequested,
     CallPlaced,
+    CallDialing,
     CallAnswered,
+    AnswerClassified,
     MediaStreamStarted,
     CallFailed,
     CallCompleted,
     CallRecorded,
+    TurnRecorded,
     TranscriptFinalized,
     OutcomeRecorded,
 )

@@ -15,9 +15,11 @@ from uuid import UUID
 import msgspec
 
 from libs.events.model import (
+    AnswerClassified,
     AnyEvent,
     CallAnswered,
     CallCompleted,
+    CallDialing,
     CallEvent,
     CallFailed,
     CallPlaced,
@@ -39,6 +41,7 @@ from libs.events.model import (
     ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
+    TurnRecorded,
 )
 from services.analytics.results_contract import ORIGINAL_COLUMNS
 from services.analytics.rows import (
@@ -166,7 +169,7 @@ class ProjectionBatch:
                 self._add_call_request(event)
             case CallPlaced() | CallAnswered() | CallFailed() | CallCompleted() | CallRecorded():
                 fill_call(self._call(event), event)
-            case MediaStreamStarted():
+            case MediaStreamStarted() | CallDialing() | AnswerClassified() | TurnRecorded():
                 pass  # the audit trail's: no table counts it
             case TranscriptFinalized():
                 self._add_transcript(event)

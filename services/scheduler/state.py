@@ -17,9 +17,11 @@ from uuid import UUID
 
 from libs.compliance import Callee, CallingHours, ComplianceFacts, opted_out_leads
 from libs.events import (
+    AnswerClassified,
     AnyEvent,
     CallAnswered,
     CallCompleted,
+    CallDialing,
     CallFailed,
     CallPlaced,
     CallRecorded,
@@ -39,6 +41,7 @@ from libs.events import (
     ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
+    TurnRecorded,
 )
 
 CampaignState = Literal["running", "paused", "stopped", "finished"]
@@ -237,7 +240,15 @@ class SchedulerState:
                 self._on_call_completed(event)
             case OutcomeRecorded():
                 self._on_outcome_recorded(event)
-            case ModeRecorded() | TranscriptFinalized() | CallRecorded() | MediaStreamStarted():
+            case (
+                ModeRecorded()
+                | TranscriptFinalized()
+                | CallRecorded()
+                | MediaStreamStarted()
+                | CallDialing()
+                | AnswerClassified()
+                | TurnRecorded()
+            ):
                 return  # not the scheduler's to act on
         for campaign in self.campaigns.values():
             campaign.drop_stale()

@@ -14,8 +14,10 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from libs.bus import EmbeddedNatsServer, EventBus, PublishDeniedError, PublishError
 from libs.events import (
+    AnswerClassified,
     CallAnswered,
     CallCompleted,
+    CallDialing,
     CallFailed,
     CallPlaced,
     CallRecorded,
@@ -35,6 +37,7 @@ from libs.events import (
     ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
+    TurnRecorded,
     history_of,
     subject_for,
 )
@@ -64,12 +67,22 @@ SCHEDULER_OWNS = {
 MAY_RECORD: dict[str, set[type[Event]]] = {
     "ingest": {ModeRecorded, LeadImported},
     "scheduler": {ModeRecorded, *SCHEDULER_OWNS},
-    "telephony": {ModeRecorded, CallPlaced, CallAnswered, CallFailed, CallCompleted, CallRecorded},
+    "telephony": {
+        ModeRecorded,
+        CallDialing,
+        CallPlaced,
+        CallAnswered,
+        AnswerClassified,
+        CallFailed,
+        CallCompleted,
+        CallRecorded,
+    },
     "conversation": {
         ModeRecorded,
         CallAnswered,
         MediaStreamStarted,
         LeadOptedOut,
+        TurnRecorded,
         TranscriptFinalized,
         OutcomeRecorded,
     },

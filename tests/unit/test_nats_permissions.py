@@ -101,11 +101,13 @@ def test_a_service_may_use_its_own_durables_and_no_one_elses(service):
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_ACCESS))
-def test_a_service_hears_only_its_own_replies(service):
+def test_a_service_hears_only_its_own_replies_and_the_events_it_listens_to(service):
     # Replies never need publishing: the server sends them, not another client.
     assert not may_publish(service, f"_INBOX_{service}.x")
+    listened = {subject_filter(t) for t in SERVICE_ACCESS[service].listens_to}
     assert all(
         pattern.startswith((f"_INBOX_{service}.", "$JS.EVENT.ADVISORY.STREAM.CREATED."))
+        or pattern in listened
         for pattern in permissions_for(service).subscribe_allow
     )
 
