@@ -90,6 +90,8 @@ CALL_STATUS_OF_RESULT: dict[str, str] = {
     "queued": "",  # still live: no result yet
     "ringing": "",
 }
+# The carrier's detection verdicts that override who the call's answer said picked up.
+MACHINE_VERDICTS = ("machine", "fax")
 # A call the rules refused at the dial is `not-dialled:<rule>`: never dialled, so no status.
 NOT_DIALLED = "not-dialled"
 COMPLIANCE_RULES: tuple[str, ...] = get_args(ComplianceRule)
@@ -167,9 +169,16 @@ class ProjectionBatch:
                 self._add_withheld(event)
             case CallRequested():
                 self._add_call_request(event)
-            case CallPlaced() | CallAnswered() | CallFailed() | CallCompleted() | CallRecorded():
+            case (
+                CallPlaced()
+                | CallAnswered()
+                | AnswerClassified()
+                | CallFailed()
+                | CallCompleted()
+                | CallRecorded()
+            ):
                 fill_call(self._call(event), event)
-            case MediaStreamStarted() | CallDialing() | AnswerClassified() | TurnRecorded():
+            case MediaStreamStarted() | CallDialing() | TurnRecorded():
                 pass  # the audit trail's: no table counts it
             case TranscriptFinalized():
                 self._add_transcript(event)
@@ -370,7 +379,13 @@ def lead_row(
 
 def fill_call(
     row: CallRow,
-    event: CallRequested | CallPlaced | CallAnswered | CallFailed | CallCompleted | CallRecorded,
+    event: CallRequested
+    | CallPlaced
+    | CallAnswered
+    | AnswerClassified
+    | CallFailed
+    | CallCompleted
+    | CallRecorded,
 ) -> None:
     """Each call event fills its own columns; a later value replaces an earlier one."""
     at = utc(event.occurred_at)
@@ -383,6 +398,8 @@ def fill_call(
             row.provider_call_id = event.provider_call_id
         case CallAnswered():
             row.answered_at, row.answered_by = at, event.answered_by
+        case AnswerClassified():
+            row.classified_by = event.answered_by
         case CallFailed():
             row.failed_at, row.failure_reason = at, event.reason
             row.failure_detail, row.refusal_rule = event.detail, event.rule

@@ -14,6 +14,7 @@ import msgspec
 
 from services.analytics.domain import (
     CALL_STATUS_OF_RESULT,
+    MACHINE_VERDICTS,
     NOT_CALLED_REASON,
     NOT_DIALLED,
     OPT_OUT_REASONS,
@@ -75,15 +76,22 @@ LIVE = ("queued", "ringing")
 
 CALL_DATE = "coalesce(c.requested_at, c.placed_at, c.answered_at, c.failed_at, c.completed_at)"
 
+# Who answered: the detection's machine (or fax) over the answer's person, whichever came
+# first; else the answer's word, else the verdict's.
+ANSWERED_BY = f"""
+    CASE WHEN classified_by IN ({", ".join(sql_text(v) for v in MACHINE_VERDICTS)})
+        THEN classified_by ELSE coalesce(answered_by, classified_by) END"""
+
 # Every call with what its transcript and outcome add, its result and the original status.
 CALL_FACTS = f"""
+calls_read AS (SELECT * REPLACE ({ANSWERED_BY} AS answered_by) FROM calls),
 call_results AS (
     SELECT c.*, {CALL_DATE} AS call_date, {CALL_RESULT} AS call_result, {CALL_STATE} AS state,
         coalesce(c.completed_at, c.failed_at) AS ended_at,
         coalesce(c.duration_seconds, t.duration_seconds) AS call_seconds,
         t.turns, t.ended_by, o.conversation_summary, o.summary_written_by, o.interest_level,
         o.scheduled_meeting, o.meeting_time, o.next_steps, o.callback_at
-    FROM calls c
+    FROM calls_read c
     LEFT JOIN transcripts t USING (call_id)
     LEFT JOIN outcomes o USING (call_id)
     LEFT JOIN (SELECT DISTINCT call_id FROM opt_outs WHERE call_id IS NOT NULL) oc USING (call_id)

@@ -65,6 +65,9 @@ class CallRow(msgspec.Struct, kw_only=True):
     placed_at: datetime | None = None
     answered_at: datetime | None = None
     answered_by: str | None = None
+    # The carrier's detection verdict (AnswerClassified), kept apart: a batch may hold
+    # conversation's answer, the next the verdict, and a machine must win either way.
+    classified_by: str | None = None
     failed_at: datetime | None = None
     failure_reason: str | None = None
     failure_detail: str | None = None

@@ -48,7 +48,8 @@ CampaignState = Literal["running", "paused", "stopped", "finished"]
 CallStatus = Literal["requested", "placed", "answered", "completed", "failed"]
 LIVE_STATUSES = frozenset({"requested", "placed", "answered"})
 # Failures that another attempt may fix; anything else ends the lead's attempts.
-RETRYABLE_FAILURES = frozenset({"busy", "no-answer", "timeout", "machine"})
+# A dropped call was lost by the carrier without a final status: nobody knows how it went.
+RETRYABLE_FAILURES = frozenset({"busy", "no-answer", "timeout", "machine", "dropped"})
 # A lead a rule kept from a call is looked at again no sooner than this.
 RECHECK_AFTER = timedelta(minutes=1)
 # Results another attempt cannot change: the number is wrong, it unsubscribed from the
@@ -57,6 +58,8 @@ PERMANENT_RESULTS = frozenset({"invalid-number", "rejected", "opted-out", "never
 # Callbacks one lead gets in one campaign: a prospect who asks every time is not called
 # for ever (they spend no retries, so something else must end them).
 MAX_CALLBACKS = 2
+# Who answered, by the carrier's detection, that is not a person to talk with.
+MACHINE_VERDICTS = frozenset({"machine", "fax"})
 # Failures that say the carrier, not the prospect, refused: they trip the failure brake.
 CARRIER_FAILURES = frozenset({"failed", "rejected", "invalid-number"})
 
@@ -234,6 +237,8 @@ class SchedulerState:
                 self._on_call_placed(event)
             case CallAnswered():
                 self._on_call_answered(event)
+            case AnswerClassified():
+                self._on_answer_classified(event)
             case CallFailed():
                 self._on_call_failed(event)
             case CallCompleted():
@@ -246,7 +251,6 @@ class SchedulerState:
                 | CallRecorded()
                 | MediaStreamStarted()
                 | CallDialing()
-                | AnswerClassified()
                 | TurnRecorded()
             ):
                 return  # not the scheduler's to act on
@@ -391,23 +395,35 @@ class SchedulerState:
     def _on_call_answered(self, event: CallAnswered) -> None:
         call = self.calls.get(event.call_id)
         if call is not None and call.live:
-            call.status, call.answered_by = "answered", event.answered_by
-            call.answered_at = event.occurred_at
+            call.status, call.answered_at = "answered", event.occurred_at
+            if call.answered_by not in MACHINE_VERDICTS:  # a machine stays one, whatever
+                call.answered_by = event.answered_by  # the stream's start said
+
+    def _on_answer_classified(self, event: AnswerClassified) -> None:
+        """The carrier's detection verdict, often after the stream answered for a person: a
+        machine's verdict makes the call a voicemail, retried as one."""
+        call = self.calls.get(event.call_id)
+        if call is None or not call.live:
+            return
+        if event.answered_by in MACHINE_VERDICTS or call.answered_by == "unknown":
+            call.answered_by = event.answered_by
 
     def _on_call_failed(self, event: CallFailed) -> None:
-        if event.rule is not None:
+        if event.rule is not None or event.reason == "not-dialled":
             self._not_dialled(event)
         else:
             self._end_call(event.call_id, "failed", event.reason, event.occurred_at)
 
     def _not_dialled(self, event: CallFailed) -> None:
-        """Telephony's rules check refused the call: no attempt was made, so it does not
-        count against the lead's retries, and the lead is asked again when it may be."""
-        closed = self._close_call(event.call_id, "failed", "canceled", event.occurred_at)
+        """Telephony's rules check refused the call, or the carrier never took it: no
+        attempt was made, so it does not count against the lead's retries, and the lead is
+        asked again when it may be."""
+        result = "canceled" if event.rule is not None else event.reason
+        closed = self._close_call(event.call_id, "failed", result, event.occurred_at)
         if closed is None:
             return
         call, campaign, progress = closed
-        campaign.not_called[event.rule or "unknown"] += 1
+        campaign.not_called[event.rule or event.reason] += 1
         progress.refused += 1
         progress.budget += 1
         if event.rule in ("do_not_call", "opted_out") or self.is_blocked(call.lead_id):

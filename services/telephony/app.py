@@ -21,7 +21,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from libs.bus import EventBus
-from libs.events import CallAnswered, CallPlaced, CallRequested, Event, subject_for
+from libs.events import AnswerClassified, CallPlaced, CallRequested, Event, subject_for
 from libs.runtime.security import TWILIO_SIGNATURE_HEADER
 from libs.runtime.stream_tokens import TOKEN_PARAMETER, issue_stream_token
 from services.telephony import call_facts
@@ -125,15 +125,16 @@ async def machine_detection(
     telephony: NamedDependency[Telephony],
     bus: NamedDependency[EventBus],
 ) -> None:
-    """Twilio's asynchronous answering machine detection result. A fax gets no pitch:
-    the call is hung up as soon as Twilio tells us (and recorded as answered by fax)."""
+    """Twilio's asynchronous answering machine detection result, recorded as the call's
+    AnswerClassified whether or not the stream has already answered it. A fax gets no
+    pitch: the call is hung up as soon as Twilio tells us (and recorded as a fax)."""
     events = await record_callback(request, telephony, bus)
     for event in events:
-        if isinstance(event, CallAnswered) and event.answered_by == "fax":
+        if isinstance(event, AnswerClassified) and event.answered_by == "fax":
             await hang_up_fax(event, telephony, bus)
 
 
-async def hang_up_fax(answered: CallAnswered, telephony: Telephony, bus: EventBus) -> None:
+async def hang_up_fax(answered: AnswerClassified, telephony: Telephony, bus: EventBus) -> None:
     placed = await bus.last_event(subject_for(CallPlaced, answered.call_id))
     if not isinstance(placed, CallPlaced):
         return
@@ -193,9 +194,11 @@ def parse_callback(params: Mapping[str, str]) -> StatusCallback:
             return None
 
     error_code = number("ErrorCode")
+    detection = number("MachineDetectionDuration")
     return StatusCallback(
         call_status=params.get("CallStatus"),
         answered_by=params.get("AnsweredBy"),
+        detection_seconds=detection / 1000 if detection is not None else None,  # from ms
         duration_seconds=number("CallDuration"),
         error_code=int(error_code) if error_code is not None else None,
         error_message=params.get("ErrorMessage", ""),

@@ -11,6 +11,7 @@ from libs.events import (
     AnyEvent,
     CallAnswered,
     CallCompleted,
+    CallDialing,
     CallFailed,
     CallPlaced,
     CallRequested,
@@ -35,6 +36,12 @@ async def call_placement(bus: EventBus, call_id: UUID) -> CallPlaced | CallFaile
     return None
 
 
+async def dialing_claim(bus: EventBus, call_id: UUID) -> CallDialing | None:
+    """Who claimed dialling the call, if anyone did."""
+    event = await bus.last_event(subject_for(CallDialing, call_id))
+    return event if isinstance(event, CallDialing) else None
+
+
 async def call_progress(bus: EventBus, call_id: UUID) -> CallProgress:
     answered = await bus.last_event(subject_for(CallAnswered, call_id))
     failed = await bus.last_event(subject_for(CallFailed, call_id))
@@ -47,6 +54,10 @@ async def call_progress(bus: EventBus, call_id: UUID) -> CallProgress:
 
 
 async def live_calls_of_campaign(bus: EventBus, campaign_id: UUID) -> list[LiveCall]:
+    return [call for call in await live_calls_now(bus) if call.campaign_id == campaign_id]
+
+
+async def live_calls_now(bus: EventBus) -> list[LiveCall]:
     """Reads the call lifecycle up to now with an ephemeral consumer; rare, so no projection."""
     subjects = [subject_filter(t) for t in (CallPlaced, CallAnswered, CallFailed, CallCompleted)]
     config = ConsumerConfig(
@@ -65,4 +76,4 @@ async def live_calls_of_campaign(bus: EventBus, campaign_id: UUID) -> list[LiveC
             events.extend(decode_event(message.data, message.subject) for message in batch)
     finally:
         await subscription.unsubscribe()
-    return [call for call in live_calls(events).values() if call.campaign_id == campaign_id]
+    return list(live_calls(events).values())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 from collections.abc import Mapping
 from typing import Literal
 
@@ -30,14 +32,31 @@ class TelephonySettings(SharedSettings, frozen=True, kw_only=True):
     # address as our webhooks (services run as separate processes without a gateway).
     media_stream_base_url: str | None = None
     ring_timeout_seconds: int = 30  # how long to ring before Twilio gives up (no-answer)
-    twilio_max_attempts: int = 4  # per call creation, on 429 and 5xx
+    twilio_max_attempts: int = 4  # per call creation, on 429 (and per lookup, on 5xx too)
     twilio_retry_base_seconds: float = 0.5
+    # This replica's stable name: a restarted process takes over the calls its earlier
+    # life held under it. Unset: the hostname, which only a StatefulSet's pods keep.
+    telephony_replica: str = ""
+    # The bound on creating a call at the carrier; past it the create's fate is unknown
+    # and the carrier is asked whether the call exists, never told to dial again.
+    carrier_create_timeout_seconds: float = 20.0
+    # How long after the bound a create may still surface in the carrier's call list.
+    carrier_create_grace_seconds: float = 10.0
     simulation_seed: int = 7
     simulation_pace: float = 1.0  # scales ringing; 0 rings instantly
 
     @property
     def carrier(self) -> Carrier:
         return "twilio" if self.mode == "live" else "simulated"
+
+    @property
+    def replica_name(self) -> str:
+        return self.telephony_replica or socket.gethostname()
+
+    @property
+    def claimant(self) -> str:
+        """Who holds a dial's claim: this replica, and this life of it."""
+        return f"{self.replica_name}/{os.getpid()}"
 
     @property
     def public_base_url(self) -> str:

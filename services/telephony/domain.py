@@ -16,9 +16,11 @@ from uuid import UUID, uuid5
 import msgspec
 
 from libs.events import (
+    AnswerClassified,
     AnyEvent,
     CallAnswered,
     CallCompleted,
+    CallDialing,
     CallEvent,
     CallFailed,
     CallPlaced,
@@ -27,8 +29,10 @@ from libs.events import (
 )
 from libs.events.model import AnsweredBy, CallFailureReason, ComplianceRule
 
-CallFact = Literal["placed", "answered", "failed", "completed"]
+CallFact = Literal["placed", "answered", "classified", "failed", "completed"]
 
+# Twilio's statuses after which a call changes no more.
+FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 # Twilio's final statuses that mean nobody talked, and what we call them.
 FAILED_STATUSES: dict[str, CallFailureReason] = {
     "busy": "busy",
@@ -50,6 +54,7 @@ class StatusCallback(msgspec.Struct, frozen=True, kw_only=True):
 
     call_status: str | None = None  # absent on the AMD callback
     answered_by: str | None = None  # AMD result, when known
+    detection_seconds: float | None = None  # MachineDetectionDuration, on the AMD callback
     duration_seconds: float | None = None  # CallDuration, on completed
     error_code: int | None = None
     error_message: str = ""
@@ -85,6 +90,25 @@ def call_placed(
         requested_at=request.occurred_at,
         **_call_ids(request),
     )
+
+
+def call_dialing(
+    request: CallRequested, provider: str, claimant: str, now: datetime
+) -> CallDialing:
+    """The claim on dialling the request. Its id names the claimant: a claimant's own retry
+    is a duplicate JetStream drops, another's a different event the subject check refuses."""
+    return CallDialing(
+        event_id=uuid5(request.call_id, f"dialing/{claimant}"),
+        occurred_at=now,
+        provider=provider,
+        claimed_by=claimant,
+        **_call_ids(request),
+    )
+
+
+def replica_of(claimant: str) -> str:
+    """The replica part of a claimant (`replica/pid`)."""
+    return claimant.rpartition("/")[0] or claimant
 
 
 def call_failed(
@@ -150,13 +174,26 @@ def events_for_callback(
 ) -> list[CallEvent]:
     """The events one callback adds; none for progress the stream already holds.
 
-    CallAnswered waits for answering machine detection (asynchronous on Twilio), so it
-    carries who answered; if no detection result came, completion records "unknown".
+    The detection verdict is always its own fact, AnswerClassified: with AsyncAmd Twilio
+    opens the media stream first, so conversation has usually stored CallAnswered (a
+    person, as far as it knows) by the time the verdict says it was a machine. Without an
+    answer yet, the verdict also answers the call; with no verdict at all, completion
+    records "unknown".
     """
     if progress.finished:
         return []  # a late or retried callback after the end changes nothing
     status = callback.call_status
     events: list[CallEvent] = []
+    if callback.answered_by is not None:  # a retried callback's is the same event id
+        events.append(
+            AnswerClassified(
+                event_id=event_id_for(request.call_id, "classified"),
+                occurred_at=now,
+                answered_by=answered_by_from_twilio(callback.answered_by),
+                detection_seconds=callback.detection_seconds,
+                **_call_ids(request),
+            )
+        )
     if status in FAILED_STATUSES:
         reason = FAILED_STATUSES[status]
         if status == "failed":
@@ -193,6 +230,24 @@ def progress_from(
     return CallProgress(answered=answered is not None, finished=bool(failed or completed))
 
 
+def events_for_lost_call(request: CallRequested, call: LiveCall, now: datetime) -> list[CallEvent]:
+    """A live call the carrier no longer knows (it died with its process): it ended with
+    no final status. Answered, it completed, for as long as it had been answered; else
+    nobody knows whether it rang, so it failed as dropped, to be tried again."""
+    if call.answered:
+        since = call.answered_at or now
+        return [
+            CallCompleted(
+                event_id=event_id_for(request.call_id, "completed"),
+                occurred_at=now,
+                duration_seconds=max((now - since).total_seconds(), 0.0),
+                **_call_ids(request),
+            )
+        ]
+    detail = "the carrier lost the call without a final status (its process restarted)"
+    return [call_failed(request, "dropped", now, detail=detail)]
+
+
 def effective_time_limit(request: CallRequested, configured_seconds: int) -> int:
     """The tighter of the request's limit and CALL_TIMEOUT_SECONDS."""
     return max(1, min(request.time_limit_seconds, configured_seconds))
@@ -203,6 +258,7 @@ class LiveCall(msgspec.Struct, frozen=True, kw_only=True):
     campaign_id: UUID
     provider_call_id: str
     answered: bool = False
+    answered_at: datetime | None = None
 
 
 def live_calls(events: list[AnyEvent]) -> dict[UUID, LiveCall]:
@@ -217,7 +273,11 @@ def live_calls(events: list[AnyEvent]) -> dict[UUID, LiveCall]:
                 provider_call_id=event.provider_call_id,
             )
         elif isinstance(event, CallAnswered) and event.call_id in calls:
-            calls[event.call_id] = msgspec.structs.replace(calls[event.call_id], answered=True)
+            call = calls[event.call_id]
+            if not call.answered:
+                calls[event.call_id] = msgspec.structs.replace(
+                    call, answered=True, answered_at=event.occurred_at
+                )
         elif isinstance(event, CallFailed | CallCompleted):
             ended.add(event.call_id)
             calls.pop(event.call_id, None)

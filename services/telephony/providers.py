@@ -1,14 +1,17 @@
-"""What the service needs from a carrier: place a call, hang one up. Twilio or simulated."""
+"""What the service needs from a carrier: place a call, find one, ask after one, hang one
+up. Twilio or simulated."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Protocol
 
 from litestar.types import ControllerRouterHandler
 
 from libs.events import CallRequested
+from services.telephony.domain import StatusCallback
 
 
 class CallRejectedError(RuntimeError):
@@ -18,6 +21,16 @@ class CallRejectedError(RuntimeError):
         super().__init__(f"the carrier refused the call (error {code}): {message}")
         self.code = code
         self.message = message
+
+
+class CallOutcomeUnknownError(RuntimeError):
+    """The carrier may or may not have created the call (a 5xx, a dropped connection):
+    sending the create again could dial the lead twice, so the call is looked up instead."""
+
+
+class CarrierUnavailableError(RuntimeError):
+    """The carrier kept saying no before taking the request (429, no connection): the call
+    was certainly not created."""
 
 
 class UnknownCallError(LookupError):
@@ -42,7 +55,18 @@ class CallProvider(Protocol):
         ...
 
     async def place_call(self, request: CallRequested, time_limit_seconds: int) -> str:
-        """Start dialling; returns the provider's call id. Raises CallRejectedError."""
+        """Start dialling; returns the provider's call id. Raises CallRejectedError and
+        CarrierUnavailableError (not created), CallOutcomeUnknownError (perhaps created)."""
+        ...
+
+    async def find_call(self, request: CallRequested, since: datetime) -> str | None:
+        """The provider's id of the call created for `request` at or after `since`, if the
+        carrier has one: what became of a create whose answer never came."""
+        ...
+
+    async def call_state(self, provider_call_id: str) -> StatusCallback | None:
+        """The call as the carrier has it now, in a status callback's terms; None when the
+        carrier does not know the call."""
         ...
 
     def call_placed(self, provider_call_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import aiohttp
@@ -13,19 +14,29 @@ from loguru import logger
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
+from twilio.rest.api.v2010.account.call import CallInstance
 
 from libs.events import CallRequested
 from services.telephony.config import TelephonySettings
-from services.telephony.domain import webhook_url
-from services.telephony.providers import CallRejectedError, UnknownCallError
+from services.telephony.domain import StatusCallback, webhook_url
+from services.telephony.providers import (
+    CallOutcomeUnknownError,
+    CallRejectedError,
+    CarrierUnavailableError,
+    UnknownCallError,
+)
 
 ResultT = TypeVar("ResultT")
 
 CALL_NOT_IN_PROGRESS = 21220  # Twilio: the call has already ended
 NOT_FOUND = 20404
+# Twilio stamps date_created to the second, by its own clock: a call created in the
+# claim's second, or by a clock a little behind ours, still counts as after the claim.
+CLOCK_SLACK = timedelta(seconds=2)
+RECENT_CALLS = 20  # newest first: the call a create made is among the latest to its number
 
 
-class TwilioUnavailableError(RuntimeError):
+class TwilioUnavailableError(CarrierUnavailableError):
     """Twilio kept answering 429 or 5xx (or not at all); the request will come back."""
 
 
@@ -113,7 +124,40 @@ class TwilioProvider:
             )
             return str(call.sid)
 
-        return await self._with_retries(create, "create the call")
+        # Only a refusal Twilio answered before taking the request is safe to retry: a 5xx
+        # or a lost connection may come after the call was created.
+        return await self._with_retries(create, "create the call", ambiguous=True)
+
+    async def find_call(self, request: CallRequested, since: datetime) -> str | None:
+        async def recent() -> list[CallInstance]:
+            return await self.client.calls.list_async(
+                to=request.lead.phone_number,
+                from_=self.settings.twilio_from_number or "",
+                limit=RECENT_CALLS,
+            )
+
+        # StartTime filters by date only, and a queued call has none: date_created decides.
+        cutoff = since.replace(microsecond=0) - CLOCK_SLACK
+        for call in await self._with_retries(recent, "list the calls"):
+            if call.sid and call.date_created is not None and call.date_created >= cutoff:
+                return call.sid
+        return None
+
+    async def call_state(self, provider_call_id: str) -> StatusCallback | None:
+        async def fetch() -> CallInstance:
+            return await self.client.calls(provider_call_id).fetch_async()
+
+        try:
+            call = await self._with_retries(fetch, "fetch the call")
+        except CallRejectedError as exc:
+            if exc.code == NOT_FOUND:
+                return None
+            raise
+        return StatusCallback(
+            call_status=str(call.status) if call.status else None,
+            answered_by=call.answered_by,
+            duration_seconds=float(call.duration) if call.duration else None,
+        )
 
     async def verify_account(self) -> None:
         """At start, not at the first call: the keys work and the From number is ours
@@ -165,8 +209,14 @@ class TwilioProvider:
                 raise UnknownCallError(provider_call_id) from None
             raise
 
-    async def _with_retries(self, action: Callable[[], Awaitable[ResultT]], what: str) -> ResultT:
-        """429, 5xx and dropped connections are retried with backoff; other errors are final."""
+    async def _with_retries(
+        self, action: Callable[[], Awaitable[ResultT]], what: str, *, ambiguous: bool = False
+    ) -> ResultT:
+        """429, 5xx and dropped connections are retried with backoff; other errors are final.
+
+        `ambiguous`: the action is not idempotent, so only what surely did nothing (429, no
+        connection made) is retried; a 5xx or a connection lost mid-request raises
+        CallOutcomeUnknownError."""
         attempts = self.settings.twilio_max_attempts
         for attempt in range(1, attempts + 1):
             try:
@@ -175,8 +225,14 @@ class TwilioProvider:
                 if exc.status != 429 and exc.status < 500:
                     raise CallRejectedError(exc.code, _error_message(exc)) from None
                 problem = f"HTTP {exc.status} (error {exc.code})"
+                if ambiguous and exc.status != 429:
+                    raise CallOutcomeUnknownError(f"Twilio could not {what}: {problem}") from None
+            except aiohttp.ClientConnectorError as exc:  # never reached Twilio
+                problem = type(exc).__name__
             except (aiohttp.ClientError, TimeoutError) as exc:
                 problem = type(exc).__name__
+                if ambiguous:
+                    raise CallOutcomeUnknownError(f"Twilio could not {what}: {problem}") from None
             if attempt == attempts:
                 break
             delay = self.settings.twilio_retry_base_seconds * 2 ** (attempt - 1)

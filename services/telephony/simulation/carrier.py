@@ -2,19 +2,31 @@
 
 From the outside it behaves as Twilio does for a call created with our parameters: signed
 status callbacks (initiated, ringing, then in-progress and completed, or busy / no-answer /
-canceled), an asynchronous AMD callback, a signed TwiML fetch, and a Media Stream to the
-URL in that TwiML. Who answers and what they say comes from libs/simulation/personas.py.
+canceled), a signed TwiML fetch and a Media Stream to the URL in that TwiML, and, in
+Twilio's AsyncAmd order, the AMD callback once detection is done while the stream already
+runs. Who answers and what they say comes from libs/simulation/personas.py.
+
+Its calls live in this process: a restarted telephony's carrier knows none of them (the
+restart reconciliation ends them), and it answers "is there a call for this request" from
+the calls it created.
+
+Every create appends one JSON line to `<DATA_DIR>/carrier/dials.jsonl` (call_id, call_sid,
+to, at), flushed as written: the ledger of what was dialled, which survives the process,
+so a test of faults can prove no attempt was dialled twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid5
+from typing import TextIO
+from uuid import UUID, uuid5
 
 import httpx
 from litestar.types import ControllerRouterHandler
@@ -26,7 +38,7 @@ from libs.events import CallRequested
 from libs.runtime.security import TWILIO_SIGNATURE_HEADER
 from libs.simulation.personas import Persona, choose_persona
 from services.telephony.config import SIMULATED_FROM_NUMBER, TelephonySettings
-from services.telephony.domain import webhook_url
+from services.telephony.domain import StatusCallback, webhook_url
 from services.telephony.providers import CallRejectedError, UnknownCallError
 from services.telephony.simulation.api import simulated_calls_api
 from services.telephony.simulation.prospect import ProspectOnTheLine, Speak
@@ -36,6 +48,7 @@ from services.telephony.simulation.voice import simulated_voice
 
 INVALID_NUMBER = 21211
 RELEASE_TIMEOUT_SECONDS = 30.0  # CallPlaced should be stored long before this
+DETECTION_SECONDS = 1.8  # how long the simulated AMD listens, scaled by SIMULATION_PACE
 
 
 @dataclass
@@ -55,21 +68,32 @@ class SimulatedCarrier:
         self.settings = settings
         self.speak = speak
         self.calls: dict[str, SimulatedCall] = {}  # live calls by CallSid
+        # Every call this carrier created, live or over: what find_call answers from.
+        self.created: dict[UUID, tuple[str, datetime]] = {}  # call_id -> (CallSid, when)
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
+        self._ledger: TextIO | None = None
         self._validator = RequestValidator(settings.auth_token)
+
+    @property
+    def ledger_path(self) -> Path:
+        return Path(self.settings.data_dir) / "carrier" / "dials.jsonl"
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[SimulatedCarrier]:
-        async with httpx.AsyncClient(timeout=15) as http:
-            self._http = http
-            try:
-                yield self
-            finally:
-                for task in self._tasks:
-                    task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-                self._http = None
+        self.ledger_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.ledger_path.open("a", encoding="utf-8") as ledger:
+            self._ledger = ledger
+            async with httpx.AsyncClient(timeout=15) as http:
+                self._http = http
+                try:
+                    yield self
+                finally:
+                    for task in self._tasks:
+                        task.cancel()
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
+                    self._http = None
+                    self._ledger = None
 
     def announce(self) -> None:
         logger.warning(
@@ -107,11 +131,37 @@ class SimulatedCarrier:
             time_limit_seconds=time_limit_seconds,
         )
         self.calls[call_sid] = call
+        now = datetime.now(UTC)
+        self.created[request.call_id] = (call_sid, now)
+        self._write_ledger(request, call_sid, now)
         task = asyncio.create_task(self._run(call), name=f"simulated-call-{call_sid}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         logger.info("Simulated call {sid} will be {kind}", sid=call_sid, kind=persona.kind)
         return call_sid
+
+    def _write_ledger(self, request: CallRequested, call_sid: str, at: datetime) -> None:
+        if self._ledger is None:
+            raise RuntimeError("the simulated carrier is not running")
+        line = {
+            "call_id": str(request.call_id),
+            "call_sid": call_sid,
+            "to": request.lead.phone_number,
+            "at": at.isoformat(),
+        }
+        self._ledger.write(json.dumps(line) + "\n")
+        self._ledger.flush()  # a line per dial, on disk even if the process dies next
+
+    async def find_call(self, request: CallRequested, since: datetime) -> str | None:
+        created = self.created.get(request.call_id)
+        if created is None or created[1] < since:
+            return None
+        return created[0]
+
+    async def call_state(self, provider_call_id: str) -> StatusCallback | None:
+        if provider_call_id not in self.calls:
+            return None  # over, or created by an earlier process: the call died with it
+        return StatusCallback(call_status="in-progress")
 
     def call_placed(self, provider_call_id: str) -> None:
         if (call := self.calls.get(provider_call_id)) is not None:
@@ -154,10 +204,8 @@ class SimulatedCarrier:
         loop = asyncio.get_running_loop()
         answered_at = loop.time()
         await self._post_status(call, "in-progress")
-        answered_by = "machine_start" if persona.answered_by_machine else "human"
-        await self._post(
-            call, "/twilio/amd", {"AnsweredBy": answered_by, "MachineDetectionDuration": "1800"}
-        )
+        # As with AsyncAmd on Twilio: the stream opens at once, the verdict comes later.
+        detection = asyncio.create_task(self._detect(call), name=f"amd-{call.call_sid}")
         recorder = CallRecorder() if self.settings.record_calls else None
         try:
             ending = await self._stream(call, recorder)
@@ -165,6 +213,11 @@ class SimulatedCarrier:
             # As on Twilio: a stream that cannot connect ends the call after its TwiML.
             logger.warning("Media stream failed: {error}", error=f"{type(exc).__name__}: {exc}")
             ending = "stream-failed"
+        except BaseException:
+            detection.cancel()  # the carrier itself is going
+            raise
+        # The verdict is reported before the call's end, however short the call was.
+        await detection
         duration = round(loop.time() - answered_at)
         logger.info("Simulated call {sid} ended: {ending}", sid=call.call_sid, ending=ending)
         await self._post_status(
@@ -172,6 +225,17 @@ class SimulatedCarrier:
         )
         if recorder is not None:  # as on Twilio: the recording is ready after the call
             await self._post_recording(call, recorder)
+
+    async def _detect(self, call: SimulatedCall) -> None:
+        """The AMD callback, after the detection time: a machine for a voicemail persona."""
+        await asyncio.sleep(DETECTION_SECONDS * self.settings.simulation_pace)
+        answered_by = "machine_start" if call.persona.answered_by_machine else "human"
+        milliseconds = str(round(DETECTION_SECONDS * 1000))
+        await self._post(
+            call,
+            "/twilio/amd",
+            {"AnsweredBy": answered_by, "MachineDetectionDuration": milliseconds},
+        )
 
     async def _post_recording(self, call: SimulatedCall, recorder: CallRecorder) -> None:
         path = Path(self.settings.data_dir) / "recordings" / f"{call.request.call_id}.wav"

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -126,8 +127,36 @@ def signed(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> dict[st
 
 
 @dataclass
+class FakeCall:
+    """A call the fake account holds, as Twilio's Calls resource describes one."""
+
+    sid: str
+    to: str
+    from_: str
+    date_created: datetime
+    status: str = "queued"
+    answered_by: str | None = None
+    duration: str | None = None
+
+    def resource(self, account_sid: str) -> dict[str, Any]:
+        return {
+            "sid": self.sid,
+            "account_sid": account_sid,
+            "to": self.to,
+            "from": self.from_,
+            "status": self.status,
+            "answered_by": self.answered_by,
+            "duration": self.duration,
+            "date_created": format_datetime(self.date_created),  # RFC 2822, as Twilio's
+        }
+
+
+@dataclass
 class FakeTwilioApi:
-    """Twilio's Calls resource: records each request; answers from a script, then 201."""
+    """Twilio's Calls resource: records each request; answers from a script, then 201.
+
+    `stalled` creates never answer (until the test ends): with `stalled_lands` the call is
+    created first, as when Twilio took the request but its answer was lost."""
 
     scripted: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     creates: list[dict[str, list[str]]] = field(default_factory=list)
@@ -138,6 +167,11 @@ class FakeTwilioApi:
     owned_numbers: set[str] | None = None
     caller_ids: set[str] = field(default_factory=set)
     refuse_credentials: bool = False
+    calls: dict[str, FakeCall] = field(default_factory=dict)  # the account's calls by sid
+    listings: list[dict[str, str]] = field(default_factory=list)  # each Calls list's query
+    stalled: int = 0
+    stalled_lands: bool = False
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def app(self) -> Litestar:
         def listing(key: str, numbers: set[str] | None, wanted: str) -> Response[Any]:
@@ -165,13 +199,51 @@ class FakeTwilioApi:
             self.creates.append({key: form.getall(key) for key in form})
             self.auth.append(request.headers.get("authorization", ""))
             self.changed.set()
+            sid = f"CA{len(self.creates):032x}"
+            call = FakeCall(
+                sid=sid,
+                to=str(form.get("To", "")),
+                from_=str(form.get("From", "")),
+                date_created=datetime.now(UTC),
+            )
+            if self.stalled:
+                self.stalled -= 1
+                if self.stalled_lands:
+                    self.calls[sid] = call
+                await self.released.wait()  # the answer that never comes in time
+                return Response({"code": 20500, "status": 500}, status_code=500)
             if self.scripted:
                 status, body = self.scripted.pop(0)
                 return Response(body, status_code=status)
-            sid = f"CA{len(self.creates):032x}"
+            self.calls[sid] = call
+            return Response(call.resource(account_sid), status_code=201)
+
+        @get("/2010-04-01/Accounts/{account_sid:str}/Calls.json")
+        async def list_calls(
+            account_sid: FromPath[str], request: Request[Any, Any, Any]
+        ) -> Response[Any]:
+            query = dict(request.query_params)
+            self.listings.append(query)
+            self.changed.set()
+            matching = [
+                call.resource(account_sid)
+                for call in sorted(self.calls.values(), key=lambda c: c.sid, reverse=True)
+                if call.to == query.get("To", call.to)
+                and call.from_ == query.get("From", call.from_)
+            ]  # newest first, as Twilio lists them
+            size = int(query.get("PageSize", 50))
             return Response(
-                {"sid": sid, "account_sid": account_sid, "status": "queued"}, status_code=201
+                {"calls": matching[:size], "page": 0, "page_size": size, "next_page_uri": None}
             )
+
+        @get("/2010-04-01/Accounts/{account_sid:str}/Calls/{resource:str}")
+        async def fetch_call(account_sid: FromPath[str], resource: FromPath[str]) -> Response[Any]:
+            call = self.calls.get(resource.removesuffix(".json"))
+            if call is None:
+                return Response(
+                    {"code": 20404, "message": "not found", "status": 404}, status_code=404
+                )
+            return Response(call.resource(account_sid))
 
         @post("/2010-04-01/Accounts/{account_sid:str}/Calls/{resource:str}", status_code=200)
         async def update_call(
@@ -184,7 +256,8 @@ class FakeTwilioApi:
             return Response({"sid": sid, "account_sid": account_sid, "status": "completed"})
 
         return Litestar(
-            [create_call, update_call, incoming_numbers, caller_ids], logging_config=None
+            [create_call, list_calls, fetch_call, update_call, incoming_numbers, caller_ids],
+            logging_config=None,
         )
 
     async def wait_until(self, condition: Any, timeout: float = 10.0) -> None:
@@ -209,7 +282,10 @@ async def telephony_against(
     assert settings.carrier == "twilio"
     plugin = build_telephony_plugin(settings, TwilioProvider(settings), clock=clock)
     async with serving_asgi(fake.app(), api_socket), serving_plugins(bus, [plugin], app_socket):
-        yield settings
+        try:
+            yield settings
+        finally:
+            fake.released.set()  # a stalled create must end before its server can
 
 
 def local_url(settings: TelephonySettings, path: str) -> str:

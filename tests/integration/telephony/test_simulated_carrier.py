@@ -3,6 +3,7 @@ endpoint, through the real service: worker, signed webhooks, TwiML, Media Stream
 
 import array
 import asyncio
+import json
 import time
 import wave
 from pathlib import Path
@@ -13,6 +14,8 @@ import httpx
 import pytest
 
 from libs.events import (
+    AnswerClassified,
+    CallAnswered,
     CallCompleted,
     CallFailed,
     CallPlaced,
@@ -58,8 +61,7 @@ class SimulatedWorld:
             mode="simulation",
             simulation_seed=SEED,
             simulation_auth_token=TOKEN,
-            simulation_pace=0.0,
-            **settings,  # type: ignore[arg-type]
+            **{"simulation_pace": 0.0, **settings},  # type: ignore[arg-type]
         )
         self.carrier = SimulatedCarrier(self.settings, short_voice)
         self.agent = MiniAgent(self.settings.simulated_api_base_url, SIMULATED_ACCOUNT_SID, TOKEN)
@@ -87,7 +89,7 @@ def facts(events) -> list[str]:
     return [type(event).__name__ for event in events]
 
 
-async def test_every_persona_kind_completes_its_call(bus):
+async def test_every_persona_kind_completes_its_call(bus, tmp_path):
     kinds = [
         "interested",
         "lukewarm",
@@ -98,7 +100,7 @@ async def test_every_persona_kind_completes_its_call(bus):
         "no-answer",
         "carrier-failure",
     ]
-    world = SimulatedWorld(bus)
+    world = SimulatedWorld(bus, data_dir=str(tmp_path))
     requests = {kind: call_request(phone_number=number_for(kind)) for kind in kinds}
     async with world.serving():
         for request in requests.values():
@@ -110,17 +112,37 @@ async def test_every_persona_kind_completes_its_call(bus):
             kind: facts(await stored_events(bus, history_of("call", r.call_id)))
             for kind, r in requests.items()
         }
-    answered = ["CallRequested", "CallPlaced", "CallAnswered", "CallCompleted"]
+    # No conversation service here: the AMD verdict answers the call too.
+    answered = [
+        "CallRequested",
+        "CallDialing",
+        "CallPlaced",
+        "AnswerClassified",
+        "CallAnswered",
+        "CallCompleted",
+    ]
     assert histories == {
         "interested": answered,
         "lukewarm": answered,
         "not-interested": answered,
         "asks-to-be-removed": answered,
         "voicemail": answered,
-        "busy": ["CallRequested", "CallPlaced", "CallFailed"],
-        "no-answer": ["CallRequested", "CallPlaced", "CallFailed"],
-        "carrier-failure": ["CallRequested", "CallFailed"],
+        "busy": ["CallRequested", "CallDialing", "CallPlaced", "CallFailed"],
+        "no-answer": ["CallRequested", "CallDialing", "CallPlaced", "CallFailed"],
+        "carrier-failure": ["CallRequested", "CallDialing", "CallFailed"],
     }
+    verdicts = {
+        kind: (await wait_for_event(bus, subject_for(AnswerClassified, r.call_id))).answered_by
+        for kind, r in requests.items()
+        if kind in ("interested", "voicemail")
+    }
+    assert verdicts == {"interested": "human", "voicemail": "machine"}
+    # One dial per request that reached the carrier, in its ledger.
+    ledger = [json.loads(line) for line in (tmp_path / "carrier" / "dials.jsonl").open()]
+    dialled = {kind for kind in kinds if kind != "carrier-failure"}
+    assert sorted(line["call_id"] for line in ledger) == sorted(
+        str(requests[kind].call_id) for kind in dialled
+    )
     assert (outcomes["busy"].reason, outcomes["no-answer"].reason) == ("busy", "no-answer")
     assert (
         outcomes["carrier-failure"].reason,
@@ -186,8 +208,8 @@ async def check_stream(world: SimulatedWorld, request, kind: str) -> None:
     assert record.hung_up_by_agent == agent_ends, kind
 
 
-async def test_the_time_limit_ends_a_call_the_agent_never_answers(bus, log_watch):
-    world = SimulatedWorld(bus)
+async def test_the_time_limit_ends_a_call_the_agent_never_answers(bus, log_watch, tmp_path):
+    world = SimulatedWorld(bus, data_dir=str(tmp_path))
     request = call_request(phone_number=number_for("not-interested"), time_limit_seconds=2)
     world.agent.silent_call_ids.add(str(request.call_id))
     async with world.serving():
@@ -200,8 +222,8 @@ async def test_the_time_limit_ends_a_call_the_agent_never_answers(bus, log_watch
     await log_watch.wait_for(lambda r: "ended: time-limit" in str(r["message"]))
 
 
-async def test_a_busy_lead_answers_on_a_later_attempt(bus):
-    world = SimulatedWorld(bus)
+async def test_a_busy_lead_answers_on_a_later_attempt(bus, tmp_path):
+    world = SimulatedWorld(bus, data_dir=str(tmp_path))
     number = next(
         n
         for n in NUMBERS
@@ -215,8 +237,8 @@ async def test_a_busy_lead_answers_on_a_later_attempt(bus):
     assert [type(o).__name__ for o in outcomes] == ["CallFailed", "CallCompleted"]
 
 
-async def test_the_fake_rest_api_checks_credentials_and_knows_its_calls(bus):
-    world = SimulatedWorld(bus)
+async def test_the_fake_rest_api_checks_credentials_and_knows_its_calls(bus, tmp_path):
+    world = SimulatedWorld(bus, data_dir=str(tmp_path))
     base = world.settings.simulated_api_base_url
     url = f"{base}/2010-04-01/Accounts/{SIMULATED_ACCOUNT_SID}/Calls/CA{'0' * 32}.json"
     async with world.serving(), httpx.AsyncClient() as client:
@@ -255,8 +277,8 @@ def test_the_simulated_carrier_is_chosen_without_twilio_or_when_asked(environ):
     assert len(settings.auth_token) == 32
 
 
-async def test_a_stream_that_cannot_connect_still_ends_the_call(bus, log_watch):
-    world = SimulatedWorld(bus)
+async def test_a_stream_that_cannot_connect_still_ends_the_call(bus, log_watch, tmp_path):
+    world = SimulatedWorld(bus, data_dir=str(tmp_path))
     request = call_request(phone_number=number_for("interested"))
     telephony = build_telephony_plugin(world.settings, world.carrier)  # no /twilio/stream
     async with serving_plugins(bus, [telephony], world.listening):
@@ -266,12 +288,12 @@ async def test_a_stream_that_cannot_connect_still_ends_the_call(bus, log_watch):
     await log_watch.wait_for(lambda r: "Media stream failed" in str(r["message"]))
 
 
-async def test_stopping_the_campaign_hangs_up_a_live_simulated_call(bus):
+async def test_stopping_the_campaign_hangs_up_a_live_simulated_call(bus, tmp_path):
     from datetime import UTC, datetime
 
     from libs.events import CallAnswered, CampaignStopped
 
-    world = SimulatedWorld(bus)
+    world = SimulatedWorld(bus, data_dir=str(tmp_path))
     request = call_request(phone_number=number_for("interested"), time_limit_seconds=60)
     world.agent.silent_call_ids.add(str(request.call_id))  # the call would otherwise go on
     async with world.serving():
@@ -317,3 +339,47 @@ async def test_an_unrecorded_call_leaves_no_recording(bus, tmp_path):
         await bus.publish(request)
         await world.outcome(request.call_id)
     assert not (tmp_path / "recordings").exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "pace", "held_until", "ended_as"),
+    [
+        ("interested", 0.0, CallAnswered, CallCompleted),
+        ("interested", 1000.0, CallPlaced, CallFailed),  # still ringing when it died
+    ],
+    ids=["answered", "ringing"],
+)
+async def test_a_restarted_telephony_ends_the_calls_its_carrier_lost(
+    bus, tmp_path, log_watch, kind, pace, held_until, ended_as
+):
+    before = SimulatedWorld(
+        bus, data_dir=str(tmp_path), telephony_replica="dialer-0", simulation_pace=pace
+    )
+    request = call_request(phone_number=number_for(kind), time_limit_seconds=120)
+    before.agent.silent_call_ids.add(str(request.call_id))  # it would go on for minutes
+    async with before.serving():
+        await bus.publish(request)
+        await wait_for_event(bus, subject_for(held_until, request.call_id))
+    # The process is gone, and its simulated calls with it; the stream still has it live.
+    after = SimulatedWorld(bus, data_dir=str(tmp_path), telephony_replica="dialer-0")
+    async with after.serving():
+        ended = await after.outcome(request.call_id)
+        await log_watch.wait_for(lambda r: "Restart: 1 of 1 live calls" in str(r["message"]))
+    assert isinstance(ended, ended_as)
+    if isinstance(ended, CallFailed):
+        assert ended.reason == "dropped"
+    assert len((tmp_path / "carrier" / "dials.jsonl").read_text().splitlines()) == 1
+
+
+async def test_a_restart_leaves_the_calls_of_other_replicas_alone(bus, tmp_path, log_watch):
+    other = SimulatedWorld(bus, data_dir=str(tmp_path), telephony_replica="dialer-1")
+    request = call_request(phone_number=number_for("interested"), time_limit_seconds=120)
+    other.agent.silent_call_ids.add(str(request.call_id))
+    async with other.serving():
+        await bus.publish(request)
+        await wait_for_event(bus, subject_for(CallAnswered, request.call_id))
+    mine = SimulatedWorld(bus, data_dir=str(tmp_path), telephony_replica="dialer-0")
+    async with mine.serving():
+        await log_watch.wait_for(lambda r: "Restart: 0 of 1 live calls" in str(r["message"]))
+    facts_now = facts(await stored_events(bus, history_of("call", request.call_id)))
+    assert "CallCompleted" not in facts_now and "CallFailed" not in facts_now

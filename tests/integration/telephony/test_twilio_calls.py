@@ -1,14 +1,24 @@
 """The Twilio path: the real SDK against a local fake of Twilio's REST API, on a real NATS."""
 
+import asyncio
 import re
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
 
 from libs.compliance.loading import load_default_hours, load_law
-from libs.events import CallFailed, CallPlaced, CampaignStopped, subject_for
+from libs.events import (
+    CallAnswered,
+    CallCompleted,
+    CallDialing,
+    CallFailed,
+    CallPlaced,
+    CampaignStopped,
+    subject_for,
+)
 from services.telephony.twilio_provider import TwilioAccountError, TwilioProvider
-from services.telephony.worker import CallDialer
+from services.telephony.worker import CallDialer, DialPendingError
 from tests.integration.telephony.support import (
     ACCOUNT_SID,
     FakeTwilioApi,
@@ -20,6 +30,9 @@ from tests.integration.telephony.support import (
     wait_for_event,
     working_clock,
 )
+
+# A create bound short enough for a test; a call not listed by then was not dialled.
+QUICK_BOUND = {"carrier_create_timeout_seconds": 0.5, "carrier_create_grace_seconds": 0.5}
 
 # The SDK's own use of aiohttp's BasicAuth: not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:twilio.*")
@@ -63,16 +76,47 @@ async def test_a_requested_call_is_created_with_every_parameter(bus):
     assert (placed.lead_id, placed.campaign_id) == (request.lead_id, request.campaign_id)
 
 
-async def test_rate_limits_and_server_errors_are_retried(bus):
+async def test_rate_limits_are_retried(bus):
     busy = {"code": 20429, "message": "Too Many Requests", "status": 429}
-    broken = {"code": 20500, "message": "Internal Server Error", "status": 500}
-    fake = FakeTwilioApi(scripted=[(429, busy), (503, broken)])
+    fake = FakeTwilioApi(scripted=[(429, busy), (429, busy)])
     request = call_request()
     async with telephony_against(bus, fake):
         await bus.publish(request)
         placed = await wait_for_event(bus, subject_for(CallPlaced, request.call_id))
     assert len(fake.creates) == 3
     assert placed.provider_call_id == f"CA{3:032x}"
+
+
+async def test_a_server_error_is_looked_up_and_never_created_again(bus):
+    broken = {"code": 20500, "message": "Internal Server Error", "status": 500}
+    fake = FakeTwilioApi(scripted=[(503, broken)])
+    request = call_request()
+    async with telephony_against(bus, fake, **QUICK_BOUND):
+        await bus.publish(request)
+        failed = await wait_for_event(bus, subject_for(CallFailed, request.call_id))
+    assert (failed.reason, len(fake.creates)) == ("not-dialled", 1)
+    assert fake.listings[0] == {"To": "+12025550143", "From": "+15005550006", "PageSize": "20"}
+
+
+async def test_a_create_that_times_out_is_found_in_the_calls_list(bus):
+    fake = FakeTwilioApi(stalled=1, stalled_lands=True)  # created; its answer never comes
+    request = call_request()
+    async with telephony_against(bus, fake, **QUICK_BOUND):
+        await bus.publish(request)
+        placed = await wait_for_event(bus, subject_for(CallPlaced, request.call_id))
+    assert (placed.provider_call_id, len(fake.creates)) == (f"CA{1:032x}", 1)
+
+
+async def test_a_create_that_times_out_and_never_lands_was_not_dialled(bus):
+    fake = FakeTwilioApi(stalled=1)
+    request = call_request()
+    async with telephony_against(bus, fake, **QUICK_BOUND):
+        await bus.publish(request)
+        failed = await wait_for_event(bus, subject_for(CallFailed, request.call_id))
+        claim = await wait_for_event(bus, subject_for(CallDialing, request.call_id))
+    assert (failed.reason, len(fake.creates)) == ("not-dialled", 1)
+    assert failed.detail.startswith(f"claimed by {claim.claimed_by} at ")
+    assert len(fake.listings) >= 1
 
 
 async def test_a_permanent_error_becomes_call_failed_with_twilios_code(bus):
@@ -179,21 +223,83 @@ class BusThatDropsFirstPlaced:
         return await self.bus.publish(event)
 
 
-async def test_a_failed_publish_after_dialling_does_not_dial_again(bus):
-    fake = FakeTwilioApi()
+def dialer_for(bus, settings, provider=None):
+    provider = provider or TwilioProvider(settings)
+    return CallDialer(bus, provider, settings, load_law({}), HOURS, clock=working_clock)
+
+
+@asynccontextmanager
+async def dialers_against(bus, fake, *replicas):
+    """CallDialers, one per replica name, against the fake; each with its own provider."""
     api_socket, api_port = listening_socket()
-    settings = twilio_settings(f"http://127.0.0.1:{api_port}", "https://calls.example.com")
-    provider = TwilioProvider(settings)
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(serving_asgi(fake.app(), api_socket))
+        stack.callback(fake.released.set)  # a stalled create must end before its server
+        dialers = []
+        for replica in replicas:
+            settings = twilio_settings(
+                f"http://127.0.0.1:{api_port}",
+                "https://calls.example.com",
+                telephony_replica=replica,
+            )
+            dialer = dialer_for(bus, settings)
+            await stack.enter_async_context(dialer.provider.running())
+            await stack.enter_async_context(dialer.follower.running())
+            dialers.append(dialer)
+        yield dialers
+
+
+@pytest.mark.parametrize("redelivered_to", ["the-same-process", "a-new-process"])
+async def test_a_failed_publish_after_dialling_does_not_dial_again(bus, redelivered_to):
+    fake = FakeTwilioApi()
     request = call_request()
-    dialer = CallDialer(
-        BusThatDropsFirstPlaced(bus), provider, settings, load_law({}), HOURS, clock=working_clock
-    )
-    async with serving_asgi(fake.app(), api_socket), provider.running(), dialer.follower.running():
+    async with dialers_against(bus, fake, "dialer-0", "dialer-0") as (first, restarted):
+        first.bus = BusThatDropsFirstPlaced(bus)  # NATS goes away once, for this life
         with pytest.raises(ConnectionError):
-            await dialer.place(request)
-        await dialer.place(request)  # the redelivery
+            await first.place(request)
+        # The redelivery: the claim stands, so the call is looked up, never created again.
+        await (first if redelivered_to == "the-same-process" else restarted).place(request)
     placed = await wait_for_event(bus, subject_for(CallPlaced, request.call_id))
     assert (len(fake.creates), placed.provider_call_id) == (1, f"CA{1:032x}")
+    assert len(fake.listings) == (0 if redelivered_to == "the-same-process" else 1)
+
+
+async def test_two_replicas_given_one_request_dial_it_once(bus):
+    fake = FakeTwilioApi()
+    request = call_request()
+    async with dialers_against(bus, fake, "dialer-0", "dialer-1") as dialers:
+        outcomes = await asyncio.gather(
+            *(dialer.place(request) for dialer in dialers), return_exceptions=True
+        )
+        placed = await wait_for_event(bus, subject_for(CallPlaced, request.call_id))
+        for dialer in dialers:  # every redelivery, to either, changes nothing
+            await dialer.place(request)
+    assert [o for o in outcomes if o is not None and not isinstance(o, DialPendingError)] == []
+    assert (len(fake.creates), placed.provider_call_id) == (1, f"CA{1:032x}")
+    claim = await wait_for_event(bus, subject_for(CallDialing, request.call_id))
+    assert claim.claimed_by.split("/")[0] in ("dialer-0", "dialer-1")
+
+
+async def test_a_restart_ends_the_calls_twilio_has_ended_since(bus, log_watch):
+    fake = FakeTwilioApi()
+    mine, other = call_request(), call_request()
+    async with dialers_against(bus, fake, "dialer-0", "dialer-1") as (first, second):
+        for dialer, request in ((first, mine), (second, other)):
+            await bus.publish(request)
+            await dialer.place(request)
+    for sid in fake.calls:  # both calls ended while no telephony listened
+        fake.calls[sid].status, fake.calls[sid].duration = "completed", "31"
+        fake.calls[sid].answered_by = "machine_start"
+    async with telephony_against(bus, fake, telephony_replica="dialer-0"):
+        await log_watch.wait_for(lambda r: "Restart: 1 of 2 live calls" in str(r["message"]))
+    completed = await wait_for_event(bus, subject_for(CallCompleted, mine.call_id))
+    answered = await wait_for_event(bus, subject_for(CallAnswered, mine.call_id))
+    assert (completed.duration_seconds, answered.answered_by) == (31.0, "machine")
+    ended_elsewhere = [
+        await bus.last_event(subject_for(kind, other.call_id))
+        for kind in (CallCompleted, CallFailed)
+    ]
+    assert ended_elsewhere == [None, None]  # dialer-1's, for dialer-1 to answer for
 
 
 @pytest.mark.parametrize(

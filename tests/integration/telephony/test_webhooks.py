@@ -2,12 +2,13 @@
 
 import time
 import xml.etree.ElementTree as ElementTree
-from uuid import uuid4
+from uuid import uuid4, uuid5
 
 import httpx
 import pytest
 
 from libs.events import (
+    AnswerClassified,
     CallAnswered,
     CallCompleted,
     CallPlaced,
@@ -68,6 +69,7 @@ async def call_facts(bus, request) -> list[tuple[str, object]]:
     for event in events:
         detail = {
             "CallAnswered": lambda e: e.answered_by,
+            "AnswerClassified": lambda e: (e.answered_by, e.detection_seconds),
             "CallCompleted": lambda e: e.duration_seconds,
             "CallFailed": lambda e: (e.reason, e.provider_error_code),
         }.get(type(event).__name__, lambda e: None)(event)
@@ -89,7 +91,9 @@ async def test_a_call_that_is_answered_and_completed(bus):
     assert codes == [204] * 5
     assert facts == [
         ("CallRequested", None),
+        ("CallDialing", None),
         ("CallPlaced", None),
+        ("AnswerClassified", ("human", None)),
         ("CallAnswered", "human"),
         ("CallCompleted", 42.0),
     ]
@@ -101,10 +105,40 @@ async def test_a_voicemail_is_answered_by_a_machine(bus):
     async with telephony_against(bus, FakeTwilioApi()) as settings, httpx.AsyncClient() as client:
         request, hooks = await placed_call(bus, settings, client)
         await hooks.post("/twilio/status", params("in-progress"))
-        await hooks.post("/twilio/amd", params(AnsweredBy="machine_start"))
+        amd = params(AnsweredBy="machine_start", MachineDetectionDuration="3150")
+        await hooks.post("/twilio/amd", amd)
         await hooks.post("/twilio/status", params("completed", CallDuration="20"))
         facts = await call_facts(bus, request)
-    assert facts[2:] == [("CallAnswered", "machine"), ("CallCompleted", 20.0)]
+    assert facts[3:] == [
+        ("AnswerClassified", ("machine", 3.15)),
+        ("CallAnswered", "machine"),
+        ("CallCompleted", 20.0),
+    ]
+
+
+async def test_a_machine_verdict_after_the_stream_answered_is_recorded_apart(bus):
+    # AsyncAmd: the stream opened first and conversation answered the call for a person.
+    async with telephony_against(bus, FakeTwilioApi()) as settings, httpx.AsyncClient() as client:
+        request, hooks = await placed_call(bus, settings, client)
+        await bus.publish(
+            CallAnswered(
+                event_id=uuid5(request.call_id, "answered"),
+                occurred_at=request.occurred_at,
+                call_id=request.call_id,
+                lead_id=request.lead_id,
+                campaign_id=request.campaign_id,
+                answered_by="human",
+            )
+        )
+        await hooks.post("/twilio/amd", params(AnsweredBy="machine_end_beep"))
+        await hooks.post("/twilio/amd", params(AnsweredBy="machine_end_beep"))  # retried
+        await hooks.post("/twilio/status", params("completed", CallDuration="20"))
+        facts = await call_facts(bus, request)
+    assert facts[3:] == [
+        ("CallAnswered", "human"),
+        ("AnswerClassified", ("machine", None)),
+        ("CallCompleted", 20.0),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -122,7 +156,7 @@ async def test_unanswered_calls_fail_with_the_reason(bus, status, extra, expecte
         await hooks.post("/twilio/status", params("ringing"))
         await hooks.post("/twilio/status", params(status, **extra))
         facts = await call_facts(bus, request)
-    assert facts[2:] == [("CallFailed", expected)]
+    assert facts[3:] == [("CallFailed", expected)]
 
 
 async def test_forged_missing_and_misaddressed_signatures_are_refused(bus):
@@ -147,7 +181,7 @@ async def test_forged_missing_and_misaddressed_signatures_are_refused(bus):
     assert statuses == [403] * 6
     assert forged.headers["content-type"] == "application/problem+json"
     assert "X-Twilio-Signature" in forged.json()["detail"]
-    assert facts == [("CallRequested", None), ("CallPlaced", None)]  # nothing published
+    assert facts == [("CallRequested", None), ("CallDialing", None), ("CallPlaced", None)]
 
 
 async def test_replayed_callbacks_publish_nothing_new(bus):
@@ -157,7 +191,11 @@ async def test_replayed_callbacks_publish_nothing_new(bus):
             await hooks.post("/twilio/amd", params(AnsweredBy="human"))
             await hooks.post("/twilio/status", params("completed", CallDuration="42"))
         facts = await call_facts(bus, request)
-    assert facts[2:] == [("CallAnswered", "human"), ("CallCompleted", 42.0)]
+    assert facts[3:] == [
+        ("AnswerClassified", ("human", None)),
+        ("CallAnswered", "human"),
+        ("CallCompleted", 42.0),
+    ]
 
 
 async def test_out_of_order_callbacks_never_move_a_call_backwards(bus):
@@ -169,7 +207,7 @@ async def test_out_of_order_callbacks_never_move_a_call_backwards(bus):
         await hooks.post("/twilio/status", params("ringing"))
         await hooks.post("/twilio/status", params("no-answer"))
         facts = await call_facts(bus, request)
-    assert facts[2:] == [("CallAnswered", "unknown"), ("CallCompleted", 30.0)]
+    assert facts[3:] == [("CallAnswered", "unknown"), ("CallCompleted", 30.0)]
 
 
 async def test_callbacks_for_unknown_or_malformed_calls_are_refused(bus):
@@ -236,6 +274,27 @@ async def test_a_fax_that_answers_is_hung_up_at_once(bus):
         await fake.wait_until(lambda: fake.updates)
     answered = await wait_for_event(bus, subject_for(CallAnswered, request.call_id))
     assert answered.answered_by == "fax"
+    assert fake.updates == [(f"CA{1:032x}.json", {"Status": ["completed"]})]
+
+
+async def test_a_fax_is_hung_up_even_after_the_stream_answered(bus):
+    fake = FakeTwilioApi()
+    async with telephony_against(bus, fake) as settings, httpx.AsyncClient() as client:
+        request, hooks = await placed_call(bus, settings, client)
+        await bus.publish(
+            CallAnswered(
+                event_id=uuid5(request.call_id, "answered"),
+                occurred_at=request.occurred_at,
+                call_id=request.call_id,
+                lead_id=request.lead_id,
+                campaign_id=request.campaign_id,
+                answered_by="human",
+            )
+        )
+        await hooks.post("/twilio/amd", params(AnsweredBy="fax"))
+        await fake.wait_until(lambda: fake.updates)
+    classified = await wait_for_event(bus, subject_for(AnswerClassified, request.call_id))
+    assert classified.answered_by == "fax"
     assert fake.updates == [(f"CA{1:032x}.json", {"Status": ["completed"]})]
 
 

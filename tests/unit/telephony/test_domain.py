@@ -1,12 +1,20 @@
 """Telephony decisions: callbacks to events, refusals to reasons, the live calls of a campaign."""
 
 import ast
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 
-from libs.events import CallAnswered, CallCompleted, CallFailed, CallPlaced, CallRequested
+from libs.events import (
+    AnswerClassified,
+    CallAnswered,
+    CallCompleted,
+    CallFailed,
+    CallPlaced,
+    CallRequested,
+)
 from services.telephony import domain
 from services.telephony.domain import CallProgress, StatusCallback, events_for_callback
 from tests.factories import CALL_ID, CAMPAIGN_ID, LEAD_ID, NOW, lead_profile
@@ -30,6 +38,16 @@ FINISHED = CallProgress(answered=True, finished=True)
 def answered(by):
     return CallAnswered(
         event_id=domain.event_id_for(CALL_ID, "answered"), occurred_at=NOW, answered_by=by, **IDS
+    )
+
+
+def classified(by, seconds=None):
+    return AnswerClassified(
+        event_id=domain.event_id_for(CALL_ID, "classified"),
+        occurred_at=NOW,
+        answered_by=by,
+        detection_seconds=seconds,
+        **IDS,
     )
 
 
@@ -73,14 +91,22 @@ def test_in_progress_waits_for_machine_detection_to_say_who_answered():
         ("unknown", "unknown"),
     ],
 )
-def test_the_detection_result_answers_the_call(twilio, ours):
-    callback = StatusCallback(answered_by=twilio)
-    assert events_for_callback(REQUEST, NEW, callback, NOW) == [answered(ours)]
+def test_the_detection_result_classifies_and_answers_the_call(twilio, ours):
+    callback = StatusCallback(answered_by=twilio, detection_seconds=1.8)
+    expected = [classified(ours, 1.8), answered(ours)]
+    assert events_for_callback(REQUEST, NEW, callback, NOW) == expected
 
 
-def test_a_second_detection_result_changes_nothing():
+def test_a_verdict_after_the_stream_answered_is_still_recorded():
+    # AsyncAmd: conversation answered at the stream's start; the machine verdict follows.
+    callback = StatusCallback(answered_by="machine_end_beep")
+    assert events_for_callback(REQUEST, ANSWERED, callback, NOW) == [classified("machine")]
+
+
+def test_a_second_detection_result_is_the_same_event_and_answers_nothing():
     callback = StatusCallback(answered_by="human")
-    assert events_for_callback(REQUEST, ANSWERED, callback, NOW) == []
+    # The same event id: JetStream drops the copy of a callback Twilio retried.
+    assert events_for_callback(REQUEST, ANSWERED, callback, NOW) == [classified("human")]
 
 
 def test_completed_records_the_duration():
@@ -173,9 +199,36 @@ def test_live_calls_are_placed_and_not_yet_ended():
     ]
     assert domain.live_calls(events) == {
         CALL_ID: domain.LiveCall(
-            call_id=CALL_ID, campaign_id=CAMPAIGN_ID, provider_call_id="CA1", answered=True
+            call_id=CALL_ID,
+            campaign_id=CAMPAIGN_ID,
+            provider_call_id="CA1",
+            answered=True,
+            answered_at=NOW,
         )
     }
+
+
+def test_a_call_the_carrier_lost_is_completed_if_answered_else_dropped():
+    live = domain.LiveCall(call_id=CALL_ID, campaign_id=CAMPAIGN_ID, provider_call_id="CA1")
+    [dropped] = domain.events_for_lost_call(REQUEST, live, NOW)
+    assert isinstance(dropped, CallFailed) and dropped.reason == "dropped"
+    talking = domain.LiveCall(
+        call_id=CALL_ID,
+        campaign_id=CAMPAIGN_ID,
+        provider_call_id="CA1",
+        answered=True,
+        answered_at=NOW - timedelta(seconds=40),
+    )
+    assert domain.events_for_lost_call(REQUEST, talking, NOW) == [completed(40.0)]
+
+
+def test_a_claim_names_its_replica_and_its_id_its_claimant():
+    first = domain.call_dialing(REQUEST, "twilio", "dialer-0/12", NOW)
+    again = domain.call_dialing(REQUEST, "twilio", "dialer-0/12", NOW)
+    other = domain.call_dialing(REQUEST, "twilio", "dialer-1/12", NOW)
+    assert first.event_id == again.event_id != other.event_id
+    assert domain.replica_of(first.claimed_by) == "dialer-0"
+    assert domain.replica_of("a.host.name/7") == "a.host.name"
 
 
 def _fields(event):
