@@ -3,7 +3,7 @@ followers, and the embedded nats-server for a single machine."""
 
 from libs.bus.acks import PublishDeniedError, PublishRefusedError, Stored
 from libs.bus.bus import EventBus, PublishError
-from libs.bus.consumer import ConsumerSettings, Delivery, DurableConsumer
+from libs.bus.consumer import ConsumerSettings, Delivery, DurableConsumer, RetryLater
 from libs.bus.embedded_server import EmbeddedNatsServer, NatsServerError
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "PublishDeniedError",
     "PublishError",
     "PublishRefusedError",
+    "RetryLater",
     "Stored",
 ]

@@ -29,6 +29,16 @@ class Delivery:
     stored_at: datetime | None = None  # when JetStream stored it, by the server's clock
 
 
+class RetryLater(Exception):
+    """Raised by a handler that cannot decide yet: the event is redelivered after `delay`
+    seconds. Waiting is not failing: it is not logged as a failure, and this process never
+    dead-letters it (the server still stops at max_deliveries, so size that for the wait)."""
+
+    def __init__(self, delay: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {delay:g}s")
+        self.delay = delay
+
+
 Handler = Callable[[AnyEvent, Delivery], Awaitable[None]]
 # Receives one fetched batch, in stream order; the batch is acked together once it returns.
 BatchHandler = Callable[[list[tuple[AnyEvent, Delivery]]], Awaitable[None]]
@@ -133,6 +143,15 @@ class DurableConsumer:
             return
         try:
             await self.handler(event, delivery)
+        except RetryLater as later:
+            logger.debug(
+                "Not yet on {subject} seq {sequence}: {reason}",
+                subject=delivery.subject,
+                sequence=delivery.stream_sequence,
+                reason=str(later),
+            )
+            await message.nak(delay=later.delay)
+            return
         except Exception as exc:  # the top of a consume loop: the one broad catch we allow
             if delivery.delivery_count >= self.settings.max_deliveries:
                 await self._dead_letter(message, delivery, exc)

@@ -77,7 +77,8 @@ RESULT_COLUMNS = ORIGINAL_COLUMNS + EXTRA_COLUMNS
 CALL_STATUS_OF_RESULT: dict[str, str] = {
     "answered": "answered",  # a person picked up and talked with the agent
     "opted-out": "answered",  # a person picked up and asked never to be called again
-    "agent-lost": "answered",  # a person picked up but no conversation was recorded
+    # A person picked up, then the agent failed or was lost: failed, and retried.
+    "agent-lost": "failed",
     "voicemail": "answered",  # a machine picked up; the agent left its message
     "fax": "failed",
     "busy": "failed",
@@ -343,6 +344,12 @@ class ProjectionBatch:
         current = self.outcomes.get(event.call_id)
         if current is None or row.recorded_at >= current.recorded_at:
             self.outcomes[event.call_id] = row
+        if event.failure is not None:
+            # Answered, then lost (the agent's process died): the call failed for that
+            # reason, as a carrier's failure would say, in the same columns.
+            call = self._call(event)
+            call.failed_at, call.failure_reason = row.recorded_at, event.failure
+            call.failure_detail = event.conversation_summary
 
 
 def fold(events: Iterable[AnyEvent]) -> ProjectionBatch:

@@ -13,7 +13,7 @@ from starlette.websockets import WebSocket as StarletteWebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from libs.bus import EventBus
-from libs.events import CallAnswered, CallRequested, subject_for
+from libs.events import AnswerClassified, CallAnswered, CallRequested, subject_for
 from libs.runtime.problems import problem
 from libs.runtime.security import TWILIO_SIGNATURE_HEADER
 from services.conversation import records
@@ -27,7 +27,7 @@ from services.conversation.admission import (
     read_start,
 )
 from services.conversation.call import Call
-from services.conversation.domain import playbook_for
+from services.conversation.domain import playbook_for, who_answered
 from services.conversation.pipeline import Stream
 from services.conversation.service import ConversationRuntime
 
@@ -57,8 +57,11 @@ async def twilio_stream(
     try:
         with conversation.gate.admitting():
             call = await _admit(stream_socket, bus, conversation)
-            with logger.contextualize(
-                call_id=str(call.request.call_id), lead_id=str(call.request.lead_id)
+            with (
+                conversation.calls.carrying(call),
+                logger.contextualize(
+                    call_id=str(call.request.call_id), lead_id=str(call.request.lead_id)
+                ),
             ):
                 logger.info("Media stream started ({mode})", mode=conversation.settings.voices)
                 await call.run(stream_socket)
@@ -90,7 +93,10 @@ async def _admit(
     if answered is None:
         await bus.publish(records.call_answered(request, now))
     # Telephony's machine detection, when it came before the stream; else a person (ours).
-    answered_by = answered.answered_by if isinstance(answered, CallAnswered) else "human"
+    # One that comes later reaches the live call (services/conversation/live.py).
+    classified = await bus.last_event(subject_for(AnswerClassified, start.call_id))
+    facts = (e for e in (classified, answered) if isinstance(e, AnswerClassified | CallAnswered))
+    answered_by = who_answered([fact.answered_by for fact in facts]) or "human"
     stream = Stream(
         stream_sid=start.stream_sid,
         call_sid=start.call_sid,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from loguru import logger
-from pipecat.frames.frames import EndFrame, TTSSpeakFrame
+from pipecat.frames.frames import EndFrame, InterruptionFrame, TTSSpeakFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.workers.runner import WorkerRunner
 
-from libs.events import CallRequested
+from libs.events import CallRequested, Turn, TurnRecorded
 from libs.events.model import AnsweredBy
 from services.conversation import records
+from services.conversation.closing import close_record
 from services.conversation.domain import (
     EndedBy,
     FinishedCall,
@@ -51,8 +52,13 @@ class Call:
         self.answered_by = answered_by
         self.env = env
         self.state = CallState(on_opt_out=self._publish_opt_out)
-        self.transcript = TranscriptRecorder(clock=env.clock, on_latency=env.load.record_latency)
+        self.transcript = TranscriptRecorder(
+            clock=env.clock, on_latency=env.load.record_latency, on_turn=self._publish_turn
+        )
         self.started_at = env.clock()
+        self._worker: PipelineWorker | None = None  # the pitch's, once it is built
+        self._greeted = False  # the greeting was queued: a machine now needs the pitch stopped
+        self._turn_publishes: set[asyncio.Task[None]] = set()
 
     async def run(self, websocket: object) -> None:
         worker = (
@@ -103,6 +109,7 @@ class Call:
             env=self.env,
         )
         self._follow(pipeline)
+        self._worker = pipeline.worker
         return pipeline
 
     def _follow(self, pipeline: CallPipeline) -> None:
@@ -115,6 +122,7 @@ class Call:
                 text = voicemail_message(self.env.agent, self.request.lead)
                 await worker.queue_frames([TTSSpeakFrame(text), EndFrame()])
             else:
+                self._greeted = True
                 text = greeting(self.env.agent, self.request.lead)
                 await worker.queue_frame(TTSSpeakFrame(text))
 
@@ -152,7 +160,41 @@ class Call:
         goodbye.interruptible = False  # a "hello?" over the goodbye does not cut it short
         await worker.queue_frames([goodbye, EndFrame()])
 
+    async def machine_detected(self) -> None:
+        """The carrier's answering machine detection said "machine" while the call is live
+        (Twilio reports it after the stream opened): the pitch becomes a voicemail."""
+        if self.answered_by in ("machine", "fax"):
+            return
+        self.answered_by = "machine"  # before the greeting: the opening leaves the message
+        worker = self._worker
+        if worker is None or not self._greeted or not self.state.end("voicemail"):
+            return  # not started yet, a fax's pipeline, or already ending
+        logger.info("An answering machine took the call: leaving the voicemail message")
+        # The interruption stops what the agent is saying and drops its queued speech. In
+        # one queue with the message and the end, so that it reaches every processor before
+        # them (sent on its own, it could overtake the EndFrame and strand it). The message
+        # is uninterruptible: the machine's own voice does not cut it short.
+        message = TTSSpeakFrame(voicemail_message(self.env.agent, self.request.lead))
+        message.interruptible = False
+        await worker.queue_frames([InterruptionFrame(), message, EndFrame()])
+
     # The record ---------------------------------------------------------------------
+
+    def _publish_turn(self, index: int, turn: Turn) -> None:
+        """Each final turn is stored as it happens, so a crash keeps the transcript so far;
+        the pipeline does not wait for the ack (a task per turn, awaited at the end)."""
+        event = records.turn_recorded(self.request, index, turn, self.env.clock())
+        task = asyncio.create_task(self._store_turn(event))
+        self._turn_publishes.add(task)
+        task.add_done_callback(self._turn_publishes.discard)
+
+    async def _store_turn(self, event: TurnRecorded) -> None:
+        try:
+            await self.env.bus.publish(event)
+        except Exception as exc:  # any failure is logged: the transcript still has the turn
+            logger.warning(
+                "Turn {index} was not stored: {error}", index=event.index, error=str(exc)
+            )
 
     async def _publish_opt_out(self) -> None:
         await self.env.bus.publish(records.lead_opted_out(self.request, self.env.clock()))
@@ -174,12 +216,26 @@ class Call:
         outcome, source = records.final_outcome(
             call, recorded=recorded, reading=await self._reading(call)
         )
-        await self.env.bus.publish_many(
-            [
-                records.transcript_finalized(self.request, turns, self.started_at, now, ended_by),
+        # The turns first: the closed transcript follows what it closes on the stream.
+        await asyncio.gather(*self._turn_publishes, return_exceptions=True)
+        seconds = (now - self.started_at).total_seconds()
+        try:
+            closed = await close_record(
+                self.env.bus,
+                records.transcript_finalized(self.request, turns, seconds, now, ended_by),
                 records.outcome_recorded(self.request, outcome, source, now),
-            ]
-        )
+                retry_seconds=self.env.settings.record_retry_seconds,
+                closer="the live call",
+            )
+        except Exception:  # given up: the sweeper records a fallback from the stored turns
+            logger.exception(
+                "Giving up on storing the call's transcript and outcome after {seconds}s; "
+                "the sweeper will record the call as agent-lost",
+                seconds=self.env.settings.record_retry_seconds,
+            )
+            return
+        if closed == "already-closed":
+            return
         logger.info(
             "Call finished ({ended_by}): {turns} turns, {interest} interest, summary by {by}",
             ended_by=ended_by,

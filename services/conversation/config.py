@@ -31,6 +31,13 @@ class ConversationSettings(SharedSettings, frozen=True, kw_only=True):
     max_open_streams: int = 32
     # Twilio sends `start` at once: a socket silent for this long is closed.
     stream_start_timeout_seconds: float = 5.0
+    # After the carrier reports an answered call ended, how long its transcript has to be
+    # stored before the sweeper records a fallback one (the agent was lost). Long enough
+    # for a live call's summary and its publish retries; counted on the stream's clock.
+    outcome_grace_seconds: float = 60.0
+    # How long a finished call keeps trying to store its transcript and outcome while NATS
+    # is away, before it gives up and leaves the call to the sweeper.
+    record_retry_seconds: float = 45.0
     max_loop_lag_seconds: float = 0.05  # event-loop lag above which the process is overloaded
     simulated_seconds_per_character: float = 0.06  # simulated speech pace, ~170 words a minute
     playbooks_path: str = ""  # unset: the bundled playbooks.toml

@@ -14,13 +14,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from libs.events import LeadProfile, Turn
-from libs.events.model import InterestLevel
+from libs.events.model import AnsweredBy, InterestLevel
 from services.conversation.lead_record import lead_record_lines
 from services.conversation.plain_text import plain_text
 
 OTHER_TYPE = "Other"
+# "agent-lost": the process carrying the call died, and the sweeper closed its transcript.
 EndedBy = Literal[
-    "goodbye", "opt-out", "prospect-hung-up", "timeout", "silence", "error", "voicemail", "fax"
+    "goodbye",
+    "opt-out",
+    "prospect-hung-up",
+    "timeout",
+    "silence",
+    "error",
+    "voicemail",
+    "fax",
+    "agent-lost",
 ]
 SummaryAuthor = Literal["model", "template"]
 # The furthest ahead a callback may be booked: later than this, the lead is a new call.
@@ -233,6 +242,14 @@ def system_prompt(agent: Agent, lead: LeadProfile, playbook: Playbook, now: date
         "call the tool again.",
     ]
     return "\n".join(lines)
+
+
+def who_answered(verdicts: list[AnsweredBy]) -> AnsweredBy | None:
+    """Who answered, from the carrier's facts (its machine detection first, then the
+    answer): a machine or a fax, whichever says so, over a person; None: no fact at all."""
+    return next((v for v in verdicts if v in ("machine", "fax")), None) or next(
+        iter(verdicts), None
+    )
 
 
 def agent_time_limit(limit_seconds: float, goodbye_seconds: float) -> float:

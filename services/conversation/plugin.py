@@ -12,6 +12,7 @@ from litestar.di import Provide
 from loguru import logger
 
 from libs.bus import EventBus
+from libs.events import AnswerClassified, subject_filter
 from libs.runtime.mode import resolve_mode
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import SettingsError, load_settings
@@ -44,7 +45,9 @@ def plugin_for(runtime: ConversationRuntime) -> ServicePlugin:
     )
 
     @contextlib.asynccontextmanager
-    async def workers(_bus: EventBus) -> AsyncIterator[None]:
+    async def workers(bus: EventBus) -> AsyncIterator[None]:
+        from services.conversation.sweeper import Sweeper, running_sweeper
+
         logger.info(
             "Conversation service: {mode} voices ({detail})",
             mode=runtime.settings.voices,
@@ -52,9 +55,16 @@ def plugin_for(runtime: ConversationRuntime) -> ServicePlugin:
         )
         await asyncio.to_thread(runtime.models.warm_up)  # not on the first call's event loop
         watcher = asyncio.create_task(runtime.load.watch_loop())
+        # A verdict heard live, not a durable consumer: it matters only to a call in hand.
+        verdicts = await bus.nc.subscribe(
+            subject_filter(AnswerClassified), cb=runtime.calls.on_classified
+        )
+        sweeper = Sweeper(bus, runtime.settings, runtime.calls, clock=runtime.clock)
         try:
-            yield None
+            async with running_sweeper(sweeper):
+                yield None
         finally:
+            await verdicts.unsubscribe()
             watcher.cancel()
             runtime.models.close()
 

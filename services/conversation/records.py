@@ -21,7 +21,9 @@ from libs.events import (
     OutcomeRecorded,
     TranscriptFinalized,
     Turn,
+    TurnRecorded,
 )
+from libs.events.model import CallEvent, CallFailureReason
 from services.conversation.domain import (
     EndedBy,
     FinishedCall,
@@ -73,34 +75,57 @@ def lead_opted_out(request: CallRequested, now: datetime) -> LeadOptedOut:
     )
 
 
-def transcript_finalized(
-    request: CallRequested,
-    turns: list[Turn],
-    started_at: datetime,
-    now: datetime,
-    ended_by: EndedBy,
-) -> TranscriptFinalized:
-    return TranscriptFinalized(
-        event_id=uuid5(request.call_id, "transcript"),
+def turn_recorded(request: CallRequested, index: int, turn: Turn, now: datetime) -> TurnRecorded:
+    return TurnRecorded(
+        event_id=uuid5(request.call_id, f"turn/{index}"),
         occurred_at=now,
         call_id=request.call_id,
         lead_id=request.lead_id,
         campaign_id=request.campaign_id,
+        index=index,
+        turn=turn,
+    )
+
+
+def transcript_finalized(
+    call: CallEvent,
+    turns: list[Turn],
+    duration_seconds: float,
+    now: datetime,
+    ended_by: EndedBy,
+    *,
+    by_sweeper: bool = False,
+) -> TranscriptFinalized:
+    """`call`: any event of the call (its ids are all that is read). The live call and the
+    sweeper use different event ids, so that neither's copy passes for the other's: the
+    subject holds one transcript, and whichever is stored first is the call's."""
+    return TranscriptFinalized(
+        event_id=uuid5(call.call_id, "transcript/fallback" if by_sweeper else "transcript"),
+        occurred_at=now,
+        call_id=call.call_id,
+        lead_id=call.lead_id,
+        campaign_id=call.campaign_id,
         turns=tuple(turns),
-        duration_seconds=round((now - started_at).total_seconds(), 3),
+        duration_seconds=round(duration_seconds, 3),
         ended_by=ended_by,
     )
 
 
 def outcome_recorded(
-    request: CallRequested, outcome: Outcome, source: OutcomeSource, now: datetime
+    call: CallEvent,
+    outcome: Outcome,
+    source: OutcomeSource,
+    now: datetime,
+    *,
+    failure: CallFailureReason | None = None,
+    by_sweeper: bool = False,
 ) -> OutcomeRecorded:
     return OutcomeRecorded(
-        event_id=uuid5(request.call_id, "outcome"),
+        event_id=uuid5(call.call_id, "outcome/fallback" if by_sweeper else "outcome"),
         occurred_at=now,
-        call_id=request.call_id,
-        lead_id=request.lead_id,
-        campaign_id=request.campaign_id,
+        call_id=call.call_id,
+        lead_id=call.lead_id,
+        campaign_id=call.campaign_id,
         conversation_summary=outcome.summary or "Call ended.",
         interest_level=outcome.interest_level,
         scheduled_meeting=outcome.scheduled_meeting,
@@ -110,6 +135,7 @@ def outcome_recorded(
         source=source,
         summary_written_by=outcome.summary_written_by,
         callback_at=outcome.callback_at,
+        failure=failure,
     )
 
 
@@ -188,6 +214,28 @@ def summarize(turns: list[Turn], ended_by: EndedBy) -> str:
     """A short, transcript-free account of how the call went (safe to store and show)."""
     spoken = sum(1 for turn in turns if turn.role == "prospect")
     return f"Call ended ({ended_by}) after {spoken} prospect turn{'s' * (spoken != 1)}."
+
+
+def lost_call_outcome(turns: list[Turn], answered_by: str) -> tuple[Outcome, EndedBy]:
+    """The sweeper's outcome for an answered call whose transcript nobody closed, and how
+    its transcript ends. A fax needs no agent, so losing one loses nothing; any other call
+    was cut short by the agent's loss, and says so."""
+    if answered_by == "fax":
+        outcome = fallback_outcome([], "fax")
+        summary = f"Automatic summary: {_NO_CONVERSATION['fax']}"
+        return msgspec.structs.replace(
+            outcome, summary=summary, summary_written_by="template"
+        ), "fax"
+    outcome = fallback_outcome(turns, "agent-lost")
+    spoken = sum(1 for turn in turns if turn.role == "prospect")
+    summary = (
+        "Automatic summary: the agent was lost mid-call (its conversation process stopped) "
+        f"after {spoken} prospect turn{'s' * (spoken != 1)}; the call is retried."
+    )
+    outcome = msgspec.structs.replace(
+        outcome, summary=summary, summary_written_by="template", next_steps="Retry the call."
+    )
+    return outcome, "agent-lost"
 
 
 def fallback_outcome(turns: list[Turn], ended_by: EndedBy) -> Outcome:

@@ -15,6 +15,7 @@ from libs.bus import EventBus
 from services.conversation.admission import StreamGate
 from services.conversation.config import ConversationSettings
 from services.conversation.domain import Agent, Playbook, parse_playbooks
+from services.conversation.live import LiveCalls
 from services.conversation.load import LoadMonitor
 from services.conversation.models import SharedModels
 from services.conversation.providers import VendorVoices, Voices
@@ -49,6 +50,7 @@ class ConversationRuntime:
     load: LoadMonitor
     gate: StreamGate
     clock: Callable[[], datetime] = field(default=_now)
+    calls: LiveCalls = field(default_factory=LiveCalls)
 
     @classmethod
     def from_settings(cls, settings: ConversationSettings) -> ConversationRuntime:

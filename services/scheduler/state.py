@@ -48,8 +48,9 @@ CampaignState = Literal["running", "paused", "stopped", "finished"]
 CallStatus = Literal["requested", "placed", "answered", "completed", "failed"]
 LIVE_STATUSES = frozenset({"requested", "placed", "answered"})
 # Failures that another attempt may fix; anything else ends the lead's attempts.
-# A dropped call was lost by the carrier without a final status: nobody knows how it went.
-RETRYABLE_FAILURES = frozenset({"busy", "no-answer", "timeout", "machine", "dropped"})
+# Dropped: the carrier lost the call without a final status; agent-lost: the conversation
+# process was lost on an answered call. Nobody knows how either went.
+RETRYABLE_FAILURES = frozenset({"busy", "no-answer", "timeout", "machine", "dropped", "agent-lost"})
 # A lead a rule kept from a call is looked at again no sooner than this.
 RECHECK_AFTER = timedelta(minutes=1)
 # Results another attempt cannot change: the number is wrong, it unsubscribed from the
@@ -436,11 +437,47 @@ class SchedulerState:
 
     def _on_outcome_recorded(self, event: OutcomeRecorded) -> None:
         call = self.calls.get(event.call_id)
+        if event.failure is not None and call is not None:
+            self._failed_after_answer(call, event.failure, event.occurred_at)
+            return
         if event.callback_at is None or call is None or call.callback_at is not None:
             return  # no callback, a call we never asked for, or one already folded
         call.callback_at = event.callback_at
         if not call.live and call.result == "completed":  # the outcome came after the end
             self._schedule_callback(call)
+
+    def _failed_after_answer(self, call: Call, reason: str, at: datetime) -> None:
+        """The call was answered, then lost (the agent's process died): it failed for that
+        reason, and the lead is retried like any retryable failure, the attempt counted.
+        The carrier's CallCompleted usually came first and closed the call as completed,
+        so a closed call is reopened; a live one simply ends failed."""
+        if call.live:
+            self._end_call(call.call_id, "failed", reason, at)
+            return
+        if call.status == "failed":
+            return  # a repeated outcome
+        call.status, call.result = "failed", reason
+        campaign = self.campaigns.get(call.campaign_id)
+        progress = campaign.progress.get(call.lead_id) if campaign else None
+        if campaign is None or progress is None:
+            return
+        if progress.live_call_id is not None or self.is_blocked(call.lead_id):
+            return  # already called again, or may not be
+        if progress.result not in ("completed", "voicemail", None):
+            return  # the lead moved on from this call's result (a callback, an opt-out)
+        ended_at = call.ended_at or at
+        if not progress.final:  # a voicemail's retry is already due: it stands
+            progress.result, progress.result_at = reason, ended_at
+        elif progress.attempts < progress.budget:
+            campaign.reopen_lead(progress, progress.budget)
+            progress.result, progress.result_at = reason, ended_at
+            dialled = progress.attempts - progress.refused
+            retry_at = ended_at + self.retry_policy.delay_after(dialled)
+            campaign.schedule(call.lead_id, retry_at, next(self._tiebreak))
+            if campaign.state == "finished":
+                campaign.state = "running"  # as a re-queue does: the lead is open again
+        else:
+            campaign.finish_lead(progress, reason, ended_at)
 
     def _schedule_callback(self, call: Call) -> None:
         """The prospect asked for another call then: an attempt that is not a retry. The

@@ -10,9 +10,10 @@ from libs.bus.access import SERVICE_ACCESS, stream_manager_allowed
 from libs.bus.authorization import render_authorization
 from libs.bus.permissions import permissions_for
 from libs.compliance.facts import SUBJECTS as COMPLIANCE_SUBJECTS
-from libs.events import EVENT_TYPES, LeadImported, subject_filter
+from libs.events import EVENT_TYPES, LeadImported, TurnRecorded, subject_filter
 from libs.runtime.settings import RuntimeSettings, SettingsError, load_settings
 from services.analytics.config import AnalyticsSettings
+from services.conversation.sweeper import CONSUMER as SWEEPER
 from services.scheduler.service import DURABLE as SCHEDULER_DURABLE
 from services.scheduler.service import SUBJECTS as SCHEDULER_SUBJECTS
 from services.telephony.worker import CONSUMER as TELEPHONY_CONSUMER
@@ -65,6 +66,7 @@ def test_no_password_is_written_down():
         ("scheduler", SCHEDULER_SUBJECTS),
         ("telephony", (*TELEPHONY_CONSUMER.subjects, *COMPLIANCE_SUBJECTS)),
         ("ingest", (subject_filter(LeadImported),)),
+        ("conversation", (*SWEEPER.subjects, subject_filter(TurnRecorded))),
     ],
 )
 def test_every_event_a_services_consumers_read_is_in_its_row(service, subjects):
@@ -77,6 +79,7 @@ def test_the_durable_consumers_are_the_services_own():
     assert SERVICE_ACCESS["scheduler"].durables == (SCHEDULER_DURABLE,)
     assert SERVICE_ACCESS["telephony"].durables == (TELEPHONY_CONSUMER.durable,)
     assert SERVICE_ACCESS["analytics"].durables == (AnalyticsSettings().analytics_durable,)
+    assert SERVICE_ACCESS["conversation"].durables == (SWEEPER.durable,)
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_ACCESS))

@@ -44,8 +44,10 @@ class TranscriptRecorder:
         clock: Callable[[], datetime] = _now,
         time_source: Callable[[], float] = time.time,
         on_latency: Callable[[float], None] | None = None,
+        on_turn: Callable[[int, Turn], None] | None = None,
     ) -> None:
         self._clock = clock
+        self._on_turn = on_turn  # each turn as it is recorded, with its index in the call
         self._time = time_source  # the clock of VAD frame timestamps
         self._on_latency = on_latency
         self._turns: list[Turn] = []
@@ -67,7 +69,7 @@ class TranscriptRecorder:
     def _see_prospect_side(self, frame: Frame) -> None:
         if not isinstance(frame, LLMContextUserTurnFrame):
             return
-        self._turns.append(
+        self._record(
             Turn(
                 role="prospect",
                 text=frame.text,
@@ -81,7 +83,7 @@ class TranscriptRecorder:
             self._time_reply(frame)
             return
         latency, self._latency = self._latency, None
-        self._turns.append(
+        self._record(
             Turn(
                 role="agent",
                 text=frame.text,
@@ -90,6 +92,12 @@ class TranscriptRecorder:
                 response_latency_seconds=latency,
             )
         )
+
+    def _record(self, turn: Turn) -> None:
+        index = len(self._turns)
+        self._turns.append(turn)
+        if self._on_turn is not None:
+            self._on_turn(index, turn)
 
     def _time_reply(self, frame: Frame) -> None:
         if isinstance(frame, VADUserStartedSpeakingFrame):

@@ -228,9 +228,9 @@ async def test_calls_are_listed_newest_first_with_a_total_and_pages(fates):
 @pytest.mark.parametrize(
     ("status", "results"),
     [
-        ("failed", {"busy", "invalid-number", "failed", "canceled", "fax"}),
+        ("failed", {"busy", "invalid-number", "failed", "canceled", "fax", "agent-lost"}),
         ("timeout", {"no-answer", "timeout"}),
-        ("answered", {"answered", "voicemail", "opted-out", "agent-lost"}),
+        ("answered", {"answered", "voicemail", "opted-out"}),
         ("no-answer", {"no-answer"}),
         ("agent-lost", {"agent-lost"}),
         ("not-dialled", {"not-dialled:frequency_cap"}),

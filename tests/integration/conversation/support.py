@@ -75,8 +75,13 @@ class CallEvents:
         return [event for event in self.events if isinstance(event, event_type)]
 
     async def wait_for(self, *event_types: type, timeout: float = 30) -> None:
+        await self.wait_until(
+            lambda: all(self.of(event_type) for event_type in event_types), timeout
+        )
+
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 30) -> None:
         async with asyncio.timeout(timeout):
-            while not all(self.of(event_type) for event_type in event_types):
+            while not condition():
                 self._changed.clear()
                 await self._changed.wait()
 

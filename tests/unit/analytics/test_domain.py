@@ -145,6 +145,18 @@ def test_the_latest_outcome_of_a_call_wins():
     assert fold([revised, outcome]).outcomes[CALL_ID].interest_level == "low"
 
 
+def test_an_outcome_that_says_the_agent_was_lost_fails_its_answered_call():
+    lost = msgspec.structs.replace(
+        the(OutcomeRecorded), source="fallback", failure="agent-lost", occurred_at=later(60)
+    )
+    rows = fold([the(CallAnswered), the(CallCompleted), lost])
+    call = rows.calls[CALL_ID]
+    assert (call.failure_reason, call.failed_at) == ("agent-lost", later(60))
+    assert call.answered_at is not None and call.completed_at is not None  # kept
+    assert call_status_of("agent-lost") == "failed"
+    assert fold([the(OutcomeRecorded)]).calls == {}  # an outcome alone fails nothing
+
+
 def test_a_lead_known_only_from_its_call_request_is_kept_until_imported():
     request = the(CallRequested)
     batch = fold([request])

@@ -9,6 +9,7 @@ from libs.events import (
     CampaignPaused,
     CampaignStopped,
     LeadOptedOut,
+    OutcomeRecorded,
     TimeWindow,
     lead_id_for,
 )
@@ -426,3 +427,55 @@ def test_time_a_simulated_clock_skipped_does_not_count_towards_a_time_out():
     assert step(state, T0 + timedelta(minutes=65), limits, skipped_an_hour) == []
     [timed_out] = step(state, T0 + timedelta(minutes=66), limits, skipped_an_hour)
     assert timed_out.call_id == call.call_id
+
+
+def agent_lost(call, at):
+    return OutcomeRecorded(
+        event_id=uuid4(),
+        occurred_at=at,
+        call_id=call.call_id,
+        lead_id=call.lead_id,
+        campaign_id=call.campaign_id,
+        conversation_summary="Automatic summary: the agent was lost mid-call.",
+        interest_level="low",
+        source="fallback",
+        failure="agent-lost",
+    )
+
+
+def test_an_answered_call_whose_agent_was_lost_is_retried_and_counts_as_an_attempt():
+    state = state_of(imported(1))
+    start(state)
+    [first] = dial_all(state, T0, steps=1)
+    state.apply(answered(first, T0 + SECOND))
+    state.apply(completed(first, T0 + 30 * SECOND))
+    progress = state.campaigns[first.campaign_id].progress[first.lead_id]
+    assert (progress.final, progress.result) == (True, "completed")
+    # The sweeper's outcome comes after the carrier's end: the lead is open again.
+    lost = agent_lost(first, T0 + 90 * SECOND)
+    state.apply(lost)
+    state.apply(lost)  # redelivered: changes nothing
+    assert (progress.final, progress.result, progress.attempts) == (False, "agent-lost", 1)
+    assert state.calls[first.call_id].result == "agent-lost"
+    assert dial_all(state, T0 + timedelta(minutes=29), steps=2) == []
+    [second] = dial_all(state, T0 + timedelta(minutes=31), steps=1)
+    assert second.attempt == 2
+
+
+def test_an_agent_lost_on_the_last_attempt_ends_the_lead_with_that_reason():
+    state = state_of(imported(1))
+    start(state)
+    [call] = dial_all(state, T0, steps=1)
+    state.apply(failed(call, "busy", T0 + SECOND))
+    [call] = dial_all(state, T0 + timedelta(minutes=31), steps=1)
+    state.apply(failed(call, "busy", T0 + timedelta(minutes=32)))
+    [call] = dial_all(state, T0 + timedelta(minutes=32 + 121), steps=1)
+    assert call.attempt == 3
+    at = T0 + timedelta(hours=3)
+    state.apply(answered(call, at))
+    # Before the carrier's end this time: the call ends failed, and the end changes nothing.
+    state.apply(agent_lost(call, at + timedelta(minutes=1)))
+    state.apply(completed(call, at + timedelta(minutes=2)))
+    progress = state.campaigns[call.campaign_id].progress[call.lead_id]
+    assert (progress.final, progress.result, progress.attempts) == (True, "agent-lost", 3)
+    assert dial_all(state, T0 + timedelta(hours=5), steps=3) == []
