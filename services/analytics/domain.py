@@ -86,10 +86,13 @@ CALL_STATUS_OF_RESULT: dict[str, str] = {
     "rejected": "failed",  # the carrier refused to place it
     "failed": "failed",
     "canceled": "failed",  # hung up by us before it was answered
+    "dropped": "failed",  # placed, then lost by the carrier with no final status; retried
     "no-answer": "timeout",  # rang out
     "timeout": "timeout",  # no final word from the carrier within the call's limit
     "queued": "",  # still live: no result yet
     "ringing": "",
+    # Claimed, but the carrier never took it (telephony died first): no call, no attempt.
+    "not-dialled": "",
 }
 # The carrier's detection verdicts that override who the call's answer said picked up.
 MACHINE_VERDICTS = ("machine", "fax")

@@ -41,6 +41,7 @@ def sql_lookup(expression: str, mapping: dict[str, str], otherwise: str) -> str:
 CALL_RESULT = f"""
     CASE
         WHEN c.refusal_rule IS NOT NULL THEN {sql_text(NOT_DIALLED + ":")} || c.refusal_rule
+        WHEN c.failure_reason = {sql_text(NOT_DIALLED)} THEN {sql_text(NOT_DIALLED)}
         WHEN c.failure_reason = 'machine' THEN 'voicemail'
         WHEN c.failure_reason IS NOT NULL THEN c.failure_reason
         WHEN c.answered_by = 'fax' THEN 'fax'
@@ -58,7 +59,7 @@ CALL_RESULT = f"""
 # Where the call is now, for the Calls API.
 CALL_STATE = """
     CASE
-        WHEN c.refusal_rule IS NOT NULL THEN 'not-dialled'
+        WHEN c.refusal_rule IS NOT NULL OR c.failure_reason = 'not-dialled' THEN 'not-dialled'
         WHEN c.failed_at IS NOT NULL THEN 'failed'
         WHEN c.completed_at IS NOT NULL OR t.call_id IS NOT NULL OR o.call_id IS NOT NULL
             THEN 'ended'
@@ -109,7 +110,8 @@ scoped_calls AS (
         c.conversation_summary, c.interest_level, c.scheduled_meeting, c.next_steps,
         c.callback_at, c.recording_url
     FROM call_facts c
-    WHERE c.refusal_rule IS NULL  -- refused before the carrier: not a call, not an attempt
+    -- refused before the carrier, or never taken by it: not a call, not an attempt
+    WHERE c.refusal_rule IS NULL AND c.failure_reason IS DISTINCT FROM 'not-dialled'
         AND ($campaign::UUID IS NULL OR c.campaign_id = $campaign::UUID)
         AND ($start::TIMESTAMP IS NULL OR c.call_date >= $start::TIMESTAMP)
         AND ($end::TIMESTAMP IS NULL OR c.call_date < $end::TIMESTAMP)
