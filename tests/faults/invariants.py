@@ -46,6 +46,7 @@ class CallHistory:
     completed: list[CallCompleted] = field(default_factory=list)
     transcripts: list[TranscriptFinalized] = field(default_factory=list)
     outcomes: list[OutcomeRecorded] = field(default_factory=list)
+    struck: bool = False  # live when the fault struck
 
     @property
     def ended(self) -> bool:
@@ -65,6 +66,8 @@ class CallHistory:
         said = f"call {self.call_id}"
         if self.lead_id is not None:
             said += f" (lead {self.lead_id}, attempt {self.attempt})"
+        if self.struck:
+            said += " [live at the fault]"
         return said
 
 
@@ -163,11 +166,14 @@ class Evidence:
     results: list[dict[str, str]]
     status: dict
     not_ready: dict[str, str]
+    struck: frozenset[UUID] = frozenset()  # the calls live when the fault struck
 
 
 def violations(evidence: Evidence) -> list[str]:
     """Everything that went wrong, one line each; empty when nothing was lost or doubled."""
     calls = histories(evidence.events)
+    for call_id in evidence.struck:
+        calls[call_id].struck = True
     found = [
         *_dialled_once(calls, evidence.dials),
         *_one_ending(calls),
@@ -214,9 +220,16 @@ def _one_ending(calls: dict[UUID, CallHistory]) -> list[str]:
         if call.placed and endings == 0:
             sid = call.placed[0].provider_call_id
             answered = " and answered" if call.answered else ""
-            found.append(f"{call.name()}: placed as {sid}{answered}, but never ended")
+            found.append(f"{call.name()}: placed as {sid}{answered}, not ended when checked")
         elif endings > 1:
             found.append(f"{call.name()}: {endings} endings: {_endings(call)}")
+        # Calls here last seconds, far less than their limit: a timeout is the scheduler's
+        # last resort for a call that nobody said the end of, so it was lost.
+        found += [
+            f"{call.name()}: ended only by the scheduler's timeout ({failed.detail})"
+            for failed in call.failed
+            if failed.reason == "timeout"
+        ]
         if call.requested > 1:
             found.append(f"{call.name()}: CallRequested stored {call.requested} times")
     return found
