@@ -15,6 +15,7 @@ from libs.bus import EventBus
 from libs.runtime.mode import resolve_mode
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import SettingsError, load_settings
+from libs.runtime.supervision import stop_tasks, supervise
 from services.conversation.config import ConversationSettings
 from services.conversation.service import ConversationRuntime
 
@@ -51,11 +52,11 @@ def plugin_for(runtime: ConversationRuntime) -> ServicePlugin:
             detail=runtime.voices.description,
         )
         await asyncio.to_thread(runtime.models.warm_up)  # not on the first call's event loop
-        watcher = asyncio.create_task(runtime.load.watch_loop())
+        watcher = supervise("conversation-load-watcher", runtime.load.watch_loop)
         try:
             yield None
         finally:
-            watcher.cancel()
+            await stop_tasks(watcher)
             runtime.models.close()
 
     return ServicePlugin(
