@@ -72,6 +72,9 @@ class EventBus:
         self.max_pending_publishes = max_pending_publishes
         self.stream = stream
         self.ack_timeout = ack_timeout
+        self._connected = asyncio.Event()  # kept by connect's callbacks
+        if nc.is_connected:
+            self._connected.set()
 
     @classmethod
     async def connect(
@@ -98,10 +101,14 @@ class EventBus:
                 bus._acks.deny(denied.group(1))
 
         async def on_disconnected() -> None:
+            if bus is not None:
+                bus._connected.clear()
             if not (nc.is_closed or nc.is_draining):
                 logger.warning("Disconnected from NATS; reconnecting")
 
         async def on_reconnected() -> None:
+            if bus is not None:
+                bus._connected.set()
             url = nc.connected_url
             # Host and port only: a NATS_URL may carry user:password@.
             logger.info("Reconnected to NATS at {host}:{port}", host=url.hostname, port=url.port)
@@ -267,8 +274,20 @@ class EventBus:
     def is_connected(self) -> bool:
         return self.nc.is_connected
 
+    async def wait_until_connected(self) -> None:
+        """Return once the connection is up (at once if it is)."""
+        if not self.nc.is_connected:
+            await self._connected.wait()
+
     async def close(self) -> None:
         """Flush what is pending (acks included) and close."""
-        if not self.nc.is_closed:
-            await self._acks.close()
-            await self.nc.drain()
+        if self.nc.is_closed:
+            return
+        await self._acks.close()
+        if self.nc.is_reconnecting:
+            # NATS is away: nothing can be flushed to it, and draining would refuse. What
+            # was buffered for it is lost with the connection (the transport says so).
+            with contextlib.suppress(OSError):
+                await self.nc.close()
+            return
+        await self.nc.drain()

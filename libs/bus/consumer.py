@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from libs.bus.bus import EventBus
 from libs.events.codec import MalformedEventError, decode_event
 from libs.events.model import AnyEvent
 from libs.events.subjects import ALL_SUBJECTS
+from libs.runtime.supervision import current_supervisor, mark_running
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,24 +68,11 @@ class DurableConsumer:
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
-        settings = self.settings
-        subscription = await self._subscribe()
-        logger.info(
-            "Consumer {durable} started on {subjects}",
-            durable=settings.durable,
-            subjects=",".join(settings.subjects),
+        """Consume until `stop`. A failure of the subscription (NATS away, the durable
+        deleted) restarts it under the process's supervisor, from the durable's position."""
+        await current_supervisor().run(
+            f"consumer-{self.settings.durable}", self._consume, self._stopping
         )
-        had_messages = False
-        try:
-            while not self._stopping.is_set():
-                messages = await self._next_batch(subscription, had_messages)
-                had_messages = bool(messages)
-                await self._handle(messages)
-        finally:
-            await subscription.unsubscribe()
-            if self.bus.nc.is_connected:
-                await self.bus.nc.flush()  # acks are fire-and-forget: send them before we go
-            logger.info("Consumer {durable} stopped", durable=settings.durable)
 
     def stop(self) -> None:
         """Finish the message in hand, then return from `run`."""
@@ -96,7 +85,33 @@ class DurableConsumer:
             yield self
         finally:
             self.stop()
-            await task
+            # Its failures were logged and reported by the supervisor: leave quietly.
+            with contextlib.suppress(Exception):
+                await task
+
+    async def _consume(self) -> None:
+        settings = self.settings
+        if self._stopping.is_set():
+            return
+        subscription = await self._subscribe()
+        mark_running()
+        logger.info(
+            "Consumer {durable} started on {subjects}",
+            durable=settings.durable,
+            subjects=",".join(settings.subjects),
+        )
+        had_messages = False
+        try:
+            while not self._stopping.is_set():
+                messages = await self._next_batch(subscription, had_messages)
+                had_messages = bool(messages)
+                await self._handle(messages)
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+                if self.bus.nc.is_connected:
+                    await self.bus.nc.flush()  # acks are fire-and-forget: send them first
+            logger.info("Consumer {durable} stopped", durable=settings.durable)
 
     async def _subscribe(self) -> nats.js.JetStreamContext.PullSubscription:
         settings = self.settings

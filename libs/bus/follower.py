@@ -19,6 +19,7 @@ from nats.js.errors import NotFoundError
 from libs.bus.bus import EventBus
 from libs.events.codec import MalformedEventError, decode_event
 from libs.events.model import AnyEvent
+from libs.runtime.supervision import mark_running, supervise
 
 
 class StreamFollower:
@@ -33,17 +34,19 @@ class StreamFollower:
         self._subscription: nats.js.JetStreamContext.PullSubscription | None = None
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._failed = False
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[StreamFollower]:
         await self._subscribe()
-        task = asyncio.create_task(self._follow(), name=f"follower-{self.name}")
+        task = supervise(f"follower-{self.name}", self._follow, self._stopping)
         try:
             yield self
         finally:
             # Not task.cancel(): nats-py's fetch turns a cancellation into a timeout.
             self._stopping.set()
-            await task
+            with contextlib.suppress(Exception):  # the supervisor has logged its failures
+                await task
             if self._subscription is not None and self.bus.nc.is_connected:
                 with contextlib.suppress(nats.errors.Error, NotFoundError):
                     await self._subscription.unsubscribe()
@@ -74,6 +77,19 @@ class StreamFollower:
         )
 
     async def _follow(self) -> None:
+        # A restart (after a failure the supervisor saw) picks up after the last event
+        # applied, on a new ephemeral consumer.
+        if self._failed:
+            await self._subscribe()
+            self._failed = False
+            mark_running()
+        try:
+            await self._follow_subscription()
+        except Exception:
+            self._failed = True
+            raise
+
+    async def _follow_subscription(self) -> None:
         while not self._stopping.is_set():
             assert self._subscription is not None
             try:
@@ -81,14 +97,10 @@ class StreamFollower:
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except NotFoundError:
-                await self._resubscribe()
+                # The ephemeral consumer is gone (a NATS restart outlived it): a new one.
+                await self._subscribe()
                 continue
-            except nats.errors.Error as exc:
-                logger.warning(
-                    "{name}: reading the stream failed: {error}", name=self.name, error=str(exc)
-                )
-                await asyncio.sleep(1.0)
-                continue
+            mark_running()
             for message in messages:
                 sequence = message.metadata.sequence.stream
                 if sequence <= self.applied_sequence:
@@ -99,7 +111,3 @@ class StreamFollower:
                     logger.error("{name}: skipping {error}", name=self.name, error=str(exc))
                 self.applied_sequence = sequence
             self._changed.set()
-
-    async def _resubscribe(self) -> None:
-        with contextlib.suppress(nats.errors.Error):
-            await self._subscribe()

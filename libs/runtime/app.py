@@ -15,6 +15,7 @@ from libs.bus import EventBus
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.problems import exception_handlers, problem
 from libs.runtime.security import require_api_token
+from libs.runtime.supervision import Supervisor
 
 
 @get("/healthz", opt={"access": "public"}, sync_to_thread=False)
@@ -25,14 +26,18 @@ def healthz() -> dict[str, str]:
 
 @get("/readyz", opt={"access": "public"})
 async def readyz(bus: NamedDependency[EventBus], state: State) -> Response[Any]:
-    """Ready: connected to NATS, the stream exists, and no service is overloaded."""
+    """Ready: connected to NATS, the stream exists, every worker runs, and no service is
+    overloaded. Every reason that holds is named: a worker down beside NATS away, say."""
+    reasons: list[str] = []
     if not bus.is_connected:
-        return problem(503, "not connected to NATS; reconnecting")
-    if not await bus.has_stream():
-        return problem(503, f"the {bus.stream} stream does not exist")
-    reasons = [reason for check in state.readiness_checks for reason in check()]
+        reasons.append("not connected to NATS; reconnecting")
+    elif not await bus.has_stream():
+        reasons.append(f"the {bus.stream} stream does not exist")
+    degraded = [reason for check in state.readiness_checks for reason in check()]
+    if degraded:
+        reasons.append("degraded: " + "; ".join(degraded))
     if reasons:
-        return problem(503, "degraded: " + "; ".join(reasons))
+        return problem(503, "; ".join(reasons))
     return Response({"status": "ready", "stream": bus.stream, "mode": state.mode})
 
 
@@ -43,14 +48,19 @@ def build_app(
     api_token: str | None,
     title: str,
     mode: str = "simulation",
+    supervisor: Supervisor | None = None,
 ) -> Litestar:
+    # Every worker task the plugins start goes through it; /readyz names those that are down.
+    supervisor = supervisor or Supervisor()
+
     @asynccontextmanager
     async def run_workers(_: Litestar) -> AsyncIterator[None]:
-        async with AsyncExitStack() as workers:
-            for plugin in plugins:
-                if plugin.workers is not None:
-                    await workers.enter_async_context(plugin.workers(bus))
-            yield
+        with supervisor.current():
+            async with AsyncExitStack() as workers:
+                for plugin in plugins:
+                    if plugin.workers is not None:
+                        await workers.enter_async_context(plugin.workers(bus))
+                yield
 
     return Litestar(
         route_handlers=[healthz, readyz, *(h for p in plugins for h in p.route_handlers)],
@@ -63,7 +73,11 @@ def build_app(
             {
                 "api_token": api_token,
                 "mode": mode,
-                "readiness_checks": [p.readiness for p in plugins if p.readiness is not None],
+                "supervisor": supervisor,
+                "readiness_checks": [
+                    supervisor.readiness,
+                    *(p.readiness for p in plugins if p.readiness is not None),
+                ],
             }
         ),
         lifespan=[run_workers],

@@ -13,9 +13,10 @@ from libs.bus import NatsServerError
 from libs.runtime.logging import configure_logging
 from libs.runtime.mode import resolve_mode
 from libs.runtime.plugin import ServicePlugin
-from libs.runtime.runner import Companion, serve
+from libs.runtime.runner import Companion, WorkerFailedError, serve
 from libs.runtime.security import UnsafeBindError
 from libs.runtime.settings import RuntimeSettings, SettingsError, load_settings, read_environment
+from libs.runtime.supervision import EXIT_WORKER_FAILED
 
 # Builds a process's service plugins from the environment; each reads its own settings.
 PluginsFactory = Callable[[Mapping[str, str]], list[ServicePlugin]]
@@ -29,7 +30,8 @@ def run_services(
     companion: Companion | None = None,
     quiet: bool = False,
 ) -> int:
-    """Run until SIGINT/SIGTERM; 0 on a clean stop, 2 when the configuration is refused.
+    """Run until SIGINT/SIGTERM; 0 on a clean stop, 2 when the configuration is refused,
+    EXIT_WORKER_FAILED (70) when a worker kept failing and the process stopped itself.
 
     `services` names what this process runs (default: `name`), for what live mode needs.
     """
@@ -52,4 +54,7 @@ def run_services(
     except (UnsafeBindError, NatsServerError) as exc:
         logger.error("{error}", error=str(exc))
         return 2
+    except WorkerFailedError as exc:
+        logger.error("Stopped: {error}", error=str(exc))
+        return EXIT_WORKER_FAILED
     return 0

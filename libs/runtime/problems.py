@@ -11,9 +11,12 @@ from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
+import nats.errors
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from loguru import logger
+
+from libs.bus import PublishError
 
 PROBLEM_JSON = "application/problem+json"
 _LITESTAR_VALIDATION = "Validation failed for "
@@ -50,6 +53,24 @@ def unexpected_error_to_problem(request: Request[Any, Any, Any], exc: Exception)
     return problem(500, "the server failed to handle this request; the error has been logged")
 
 
+def nats_unavailable_to_problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # A user's request that could not be recorded is refused, not half-done: the caller
+    # sends it again (every event's id is deterministic, so what was stored counts once).
+    logger.warning(
+        "{method} {path}: NATS unavailable: {error}",
+        method=request.method,
+        path=request.url.path,
+        error=str(exc),
+    )
+    response = problem(
+        503,
+        f"NATS, the event store, is unavailable ({type(exc).__name__}); the request was not "
+        "recorded as done: send it again shortly",
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 ProblemHandler = Callable[[Request[Any, Any, Any], Exception], Response[Any]]
 
 
@@ -68,11 +89,14 @@ def domain_error_handler(status: int) -> ProblemHandler:
 def exception_handlers(
     statuses: Mapping[type[Exception], int],
 ) -> dict[type[Exception], ProblemHandler]:
-    """Litestar's handlers for its own exceptions, for every listed domain error, and for
-    anything unexpected (a 500 that names nothing internal)."""
+    """Litestar's handlers for its own exceptions, for every listed domain error, for NATS
+    unavailable (a 503 that names it), and for anything unexpected (a 500 that names nothing
+    internal)."""
     handlers: dict[type[Exception], ProblemHandler] = {
         HTTPException: http_exception_to_problem,  # type: ignore[dict-item]
         Exception: unexpected_error_to_problem,
+        PublishError: nats_unavailable_to_problem,
+        nats.errors.Error: nats_unavailable_to_problem,
     }
     handlers.update({error: domain_error_handler(status) for error, status in statuses.items()})
     return handlers

@@ -21,10 +21,15 @@ from libs.runtime.mode import agree_on_mode
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.security import check_bind_address
 from libs.runtime.settings import RuntimeSettings
+from libs.runtime.supervision import Supervisor
 
 # Something to run beside the server once it accepts requests (given its base URL);
 # when it returns, the process stops. The demo is one.
 Companion = Callable[[str], Awaitable[None]]
+
+
+class WorkerFailedError(RuntimeError):
+    """A worker kept failing: the process stopped so that a fresh one replaces it."""
 
 
 class _Server(uvicorn.Server):
@@ -100,7 +105,17 @@ async def serve(
     async with AsyncExitStack() as stack:
         bus = await connect_bus(settings, stack, name)
         await agree_on_mode(bus, mode, name)
-        app = build_app(plugins, bus=bus, api_token=settings.api_token, title=name, mode=mode)
+        supervisor = Supervisor.from_settings(
+            settings, outage=lambda: None if bus.is_connected else "NATS is unreachable"
+        )
+        app = build_app(
+            plugins,
+            bus=bus,
+            api_token=settings.api_token,
+            title=name,
+            mode=mode,
+            supervisor=supervisor,
+        )
         config = uvicorn.Config(
             app,
             host=settings.host,
@@ -116,15 +131,33 @@ async def serve(
             services=",".join(p.name for p in plugins) or "probes",
         )
         server = _Server(config)
-        if companion is None:
-            await server.serve()
-            return
         serving = asyncio.create_task(server.serve())
+        watching = asyncio.create_task(_stop_when_given_up(server, serving, supervisor))
         try:
-            await _accompany(server, serving, companion, f"http://{settings.host}:{settings.port}")
+            if companion is None:
+                await serving
+            else:
+                base_url = f"http://{settings.host}:{settings.port}"
+                await _accompany(server, serving, companion, base_url)
         finally:
             server.should_exit = True
-            await serving
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+            watching.cancel()
+        # Uvicorn has stopped and the workers with it; NATS closes as the stack unwinds.
+        if supervisor.failure is not None:
+            raise WorkerFailedError(supervisor.failure)
+
+
+async def _stop_when_given_up(
+    server: _Server, serving: asyncio.Task[None], supervisor: Supervisor
+) -> None:
+    await supervisor.gave_up.wait()
+    server.should_exit = True
+    if not server.started:
+        # Still starting (a plugin waiting on a worker that will not come up): uvicorn
+        # looks at should_exit only once started, so stop the start itself.
+        serving.cancel()
 
 
 async def _accompany(

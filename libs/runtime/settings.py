@@ -63,6 +63,12 @@ class RuntimeSettings(SharedSettings, frozen=True, kw_only=True):
     stream_replicas: int = 1
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+    # A worker task (consumer, dispatcher, watcher) that fails is restarted after a backoff
+    # doubling from WORKER_RESTART_SECONDS up to WORKER_RESTART_MAX_SECONDS; after this many
+    # failed restarts in a row the process exits (code 70) for its supervisor to replace.
+    worker_max_restarts: int = 5
+    worker_restart_seconds: float = 1.0
+    worker_restart_max_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if (self.nats_user is None) != (self.nats_password is None):

@@ -3,7 +3,6 @@ results file kept beside it, for one process."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +10,7 @@ from loguru import logger
 
 from libs.bus.bus import EventBus
 from libs.bus.consumer import ConsumerSettings, DurableBatchConsumer
+from libs.runtime.supervision import stop_tasks, supervise
 from services.analytics.config import AnalyticsSettings
 from services.analytics.store import ProjectionStore, blocking
 from services.analytics.worker import Projector, keep_results_file, reconcile, write_results
@@ -59,11 +59,11 @@ class Analytics:
             ),
             projector.apply,
         )
-        results = asyncio.create_task(
-            keep_results_file(
+        results = supervise(
+            "analytics-results-file",
+            lambda: keep_results_file(
                 projector, settings.results_csv_file, settings.results_csv_interval_seconds
             ),
-            name="analytics-results-file",
         )
         projector.changed.set()  # the file reflects the projection from the start
         try:
@@ -73,8 +73,7 @@ class Analytics:
                 yield projector
         finally:
             self.projector = None
-            results.cancel()
-            await asyncio.gather(results, return_exceptions=True)
+            await stop_tasks(results)
             if projector.changed.is_set():  # the last batches, not yet in the file
                 await write_results(projector.store, settings.results_csv_file)
             await blocking(self.store.close)

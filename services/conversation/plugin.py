@@ -7,6 +7,7 @@ import contextlib
 import warnings
 from collections.abc import AsyncIterator, Mapping
 
+import nats.errors
 from litestar import Router
 from litestar.di import Provide
 from loguru import logger
@@ -16,6 +17,7 @@ from libs.events import AnswerClassified, subject_filter
 from libs.runtime.mode import resolve_mode
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import SettingsError, load_settings
+from libs.runtime.supervision import stop_tasks, supervise
 from services.conversation.config import ConversationSettings
 from services.conversation.service import ConversationRuntime
 
@@ -54,7 +56,7 @@ def plugin_for(runtime: ConversationRuntime) -> ServicePlugin:
             detail=runtime.voices.description,
         )
         await asyncio.to_thread(runtime.models.warm_up)  # not on the first call's event loop
-        watcher = asyncio.create_task(runtime.load.watch_loop())
+        watcher = supervise("conversation-load-watcher", runtime.load.watch_loop)
         # A verdict heard live, not a durable consumer: it matters only to a call in hand.
         verdicts = await bus.nc.subscribe(
             subject_filter(AnswerClassified), cb=runtime.calls.on_classified
@@ -64,8 +66,9 @@ def plugin_for(runtime: ConversationRuntime) -> ServicePlugin:
             async with running_sweeper(sweeper):
                 yield None
         finally:
-            await verdicts.unsubscribe()
-            watcher.cancel()
+            with contextlib.suppress(nats.errors.Error):  # NATS may be away at shutdown
+                await verdicts.unsubscribe()
+            await stop_tasks(watcher)
             runtime.models.close()
 
     return ServicePlugin(

@@ -154,10 +154,10 @@ class Importer:
                 self._give_back(later, report, lambda event: True)
             first_row = published.last_row  # rows up to the previous chunk are all stored
             report.note = (
-                f"The import stopped near row {first_row}: the event store did not acknowledge "
-                f"{len(failed_ids)} leads ({exc.failed[0][1]}). The leads counted as imported "
-                "are stored and valid. Upload the same file again to import the rest: leads "
-                "already imported count as duplicates."
+                f"The import stopped near row {first_row}: NATS, the event store, did not "
+                f"acknowledge {len(failed_ids)} leads ({exc.failed[0][1]}). The leads counted as "
+                "imported are stored and valid. Upload the same file again to import the rest: "
+                "leads already imported count as duplicates."
             )
             logger.error(
                 "Import of {source} interrupted: {error}", source=report.source, error=str(exc)

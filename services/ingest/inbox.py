@@ -17,6 +17,7 @@ import msgspec
 from loguru import logger
 
 from libs.bus import EventBus
+from libs.runtime.supervision import mark_running
 from services.ingest.columns import DuplicateColumnError, MissingColumnsError
 from services.ingest.csv_source import NotACsvError, UnreadableCsvError
 from services.ingest.importer import ImportInterruptedError
@@ -45,6 +46,7 @@ class DropFolder:
         while True:
             for path in self._settled_files():
                 await self._import(path)
+            mark_running()  # a round done: after a failure, it is watching again
             await asyncio.sleep(self.poll_seconds)
 
     def _settled_files(self) -> list[Path]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +14,7 @@ from loguru import logger
 from libs.bus import EventBus
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import load_settings
+from libs.runtime.supervision import stop_tasks, supervise
 from services.ingest.app import PROBLEMS, lead_template, upload_leads
 from services.ingest.columns import DuplicateColumnError, MissingColumnsError
 from services.ingest.config import IngestSettings
@@ -49,17 +49,13 @@ async def _workers(ingest: Ingest, bus: EventBus) -> AsyncIterator[None]:
     settings = ingest.settings
     drop_folder = DropFolder(ingest, bus, settings.inbox_dir, settings.inbox_poll_seconds)
     tasks = [
-        asyncio.create_task(drop_folder.run(), name="ingest-drop-folder"),
-        asyncio.create_task(import_at_start(ingest, bus), name="ingest-start-file"),
+        supervise("ingest-drop-folder", drop_folder.run),
+        supervise("ingest-start-file", lambda: import_at_start(ingest, bus)),
     ]
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(*tasks)
         await projection.stop()
         await ingest.close()
 

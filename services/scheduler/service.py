@@ -29,6 +29,7 @@ from libs.events import (
     every_event_of,
     subject_filter,
 )
+from libs.runtime.supervision import mark_running, stop_tasks, supervise
 from services.scheduler.clock import Clock, SimulatedClock
 from services.scheduler.config import SchedulerSettings
 from services.scheduler.domain import call_deadline, decide
@@ -95,13 +96,11 @@ class Scheduler:
                 campaigns=len(self.state.campaigns),
                 live=len(self.state.live_call_ids),
             )
-            dispatcher = asyncio.create_task(self._dispatch_forever(), name="dispatcher")
+            dispatcher = supervise("scheduler-dispatcher", self._dispatch_forever)
             try:
                 yield self
             finally:
-                dispatcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await dispatcher
+                await stop_tasks(dispatcher)
 
     async def _on_events(self, batch: list[tuple[AnyEvent, Delivery]]) -> None:
         for event, _ in batch:
@@ -147,6 +146,7 @@ class Scheduler:
         while True:
             now = self.clock()
             events = decide(self.state, now, self.limits, self._skipped_since)
+            mark_running()  # a round decided: after a failure, it is dispatching again
             if events:
                 try:
                     await self.publish(events)

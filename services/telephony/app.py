@@ -34,6 +34,7 @@ from services.telephony.domain import (
 )
 from services.telephony.providers import UnknownCallError
 from services.telephony.service import Telephony
+from services.telephony.webhook_outbox import keeper
 
 
 class CallNotLiveError(ValueError):
@@ -109,7 +110,12 @@ async def answer_twiml(
     return Response(str(response), media_type=MediaType.XML)
 
 
+# While NATS is away, a verified callback is kept on disk and replayed later.
+kept_while_nats_is_away = keeper(verified_params, call_id_parameter)
+
+
 @post("/twilio/status", opt=TWILIO, status_code=204)
+@kept_while_nats_is_away
 async def call_status(
     request: Request[Any, Any, Any],
     telephony: NamedDependency[Telephony],
@@ -120,6 +126,7 @@ async def call_status(
 
 
 @post("/twilio/amd", opt=TWILIO, status_code=204)
+@kept_while_nats_is_away
 async def machine_detection(
     request: Request[Any, Any, Any],
     telephony: NamedDependency[Telephony],
@@ -167,6 +174,7 @@ async def record_callback(
 
 
 @post("/twilio/recording", opt=TWILIO, status_code=204)
+@kept_while_nats_is_away
 async def call_recording(
     request: Request[Any, Any, Any],
     telephony: NamedDependency[Telephony],
@@ -223,6 +231,9 @@ async def hang_up_call(
     with logger.contextualize(call_id=str(call_id)):
         logger.info("Hang-up requested")
     return {"call_id": str(call_id), "status": "hanging-up"}
+
+
+KEPT_WEBHOOKS = (call_status, machine_detection, call_recording)
 
 
 def telephony_router(
