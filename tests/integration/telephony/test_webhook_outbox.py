@@ -25,7 +25,9 @@ ANSWERED_AND_COMPLETED = [
 ]
 FACTS = [
     ("CallRequested", None),
+    ("CallDialing", None),
     ("CallPlaced", None),
+    ("AnswerClassified", ("human", None)),
     ("CallAnswered", "human"),
     ("CallCompleted", 42.0),
 ]

@@ -116,20 +116,25 @@ async def test_a_voicemail_is_answered_by_a_machine(bus):
     ]
 
 
+async def answered_by_conversation(bus, request) -> None:
+    """What conversation stores when the stream opens (AsyncAmd): a person answered."""
+    await bus.publish(
+        CallAnswered(
+            event_id=uuid5(request.call_id, "answered"),
+            occurred_at=request.occurred_at,
+            call_id=request.call_id,
+            lead_id=request.lead_id,
+            campaign_id=request.campaign_id,
+            answered_by="human",
+        )
+    )
+
+
 async def test_a_machine_verdict_after_the_stream_answered_is_recorded_apart(bus):
     # AsyncAmd: the stream opened first and conversation answered the call for a person.
     async with telephony_against(bus, FakeTwilioApi()) as settings, httpx.AsyncClient() as client:
         request, hooks = await placed_call(bus, settings, client)
-        await bus.publish(
-            CallAnswered(
-                event_id=uuid5(request.call_id, "answered"),
-                occurred_at=request.occurred_at,
-                call_id=request.call_id,
-                lead_id=request.lead_id,
-                campaign_id=request.campaign_id,
-                answered_by="human",
-            )
-        )
+        await answered_by_conversation(bus, request)
         await hooks.post("/twilio/amd", params(AnsweredBy="machine_end_beep"))
         await hooks.post("/twilio/amd", params(AnsweredBy="machine_end_beep"))  # retried
         await hooks.post("/twilio/status", params("completed", CallDuration="20"))
@@ -281,16 +286,7 @@ async def test_a_fax_is_hung_up_even_after_the_stream_answered(bus):
     fake = FakeTwilioApi()
     async with telephony_against(bus, fake) as settings, httpx.AsyncClient() as client:
         request, hooks = await placed_call(bus, settings, client)
-        await bus.publish(
-            CallAnswered(
-                event_id=uuid5(request.call_id, "answered"),
-                occurred_at=request.occurred_at,
-                call_id=request.call_id,
-                lead_id=request.lead_id,
-                campaign_id=request.campaign_id,
-                answered_by="human",
-            )
-        )
+        await answered_by_conversation(bus, request)
         await hooks.post("/twilio/amd", params(AnsweredBy="fax"))
         await fake.wait_until(lambda: fake.updates)
     classified = await wait_for_event(bus, subject_for(AnswerClassified, request.call_id))
