@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 
 from libs.compliance import CallingHours
 from libs.events import (
+    AnswerClassified,
     CallAnswered,
     CallCompleted,
     CallFailed,
@@ -123,4 +124,17 @@ def completed(call: CallRequested, at: datetime) -> CallCompleted:
         lead_id=call.lead_id,
         campaign_id=call.campaign_id,
         duration_seconds=42,
+    )
+
+
+def classified(call: CallRequested, at: datetime, by: str) -> AnswerClassified:
+    """The carrier's answering machine verdict, which may come before or after the answer."""
+    return AnswerClassified(
+        event_id=uuid4(),
+        occurred_at=at,
+        call_id=call.call_id,
+        lead_id=call.lead_id,
+        campaign_id=call.campaign_id,
+        answered_by=by,  # type: ignore[arg-type]
+        detection_seconds=3.2,
     )

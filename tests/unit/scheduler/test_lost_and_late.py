@@ -1,15 +1,14 @@
 """Calls the carrier never took or lost, and a machine's verdict that comes late."""
 
 from datetime import timedelta
-from uuid import uuid4
 
 import pytest
 
-from libs.events import AnswerClassified
 from services.scheduler.state import RECHECK_AFTER, RetryPolicy
 from tests.unit.scheduler.support import (
     WEDNESDAY_10AM_NEW_YORK,
     answered,
+    classified,
     completed,
     failed,
     imported,
@@ -21,18 +20,6 @@ from tests.unit.scheduler.support import (
 
 T0 = WEDNESDAY_10AM_NEW_YORK
 SECOND = timedelta(seconds=1)
-
-
-def classified(call, at, by):
-    return AnswerClassified(
-        event_id=uuid4(),
-        occurred_at=at,
-        call_id=call.call_id,
-        lead_id=call.lead_id,
-        campaign_id=call.campaign_id,
-        answered_by=by,
-        detection_seconds=3.2,
-    )
 
 
 def test_a_call_never_dialled_costs_no_attempt_and_the_lead_is_asked_again():
