@@ -17,7 +17,7 @@ from loguru import logger
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from libs.bus.acks import AckInbox, PublishRefusedError, Stored
@@ -269,6 +269,33 @@ class EventBus:
         except NotFoundError:
             return None
         return decode_event(message.data or b"", subject)
+
+    async def events_so_far(self, *subjects: str) -> list[AnyEvent]:
+        """Every event stored on `subjects` up to now, in stream order, read by a
+        short-lived consumer: for rare questions not worth a projection of their own."""
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.ALL,
+            inactive_threshold=30.0,
+            mem_storage=True,
+        )
+        # One subject goes in the consumer's create call, where a permission can pin it.
+        filter_subject = subjects[0] if len(subjects) == 1 else ""
+        if not filter_subject:
+            config.filter_subjects = list(subjects)
+        subscription = await self.js.pull_subscribe(
+            filter_subject, stream=self.stream, config=config
+        )
+        events: list[AnyEvent] = []
+        try:
+            remaining = (await subscription.consumer_info()).num_pending
+            while remaining > 0:
+                batch = await subscription.fetch(min(remaining, 512), timeout=5)
+                remaining -= len(batch)
+                events.extend(decode_event(message.data, message.subject) for message in batch)
+        finally:
+            await subscription.unsubscribe()
+        return events
 
     @property
     def is_connected(self) -> bool:

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from loguru import logger
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from libs.bus import ConsumerSettings, Delivery, DurableConsumer, EventBus, RetryLater
 from libs.events import (
@@ -24,7 +23,6 @@ from libs.events import (
     TranscriptFinalized,
     Turn,
     TurnRecorded,
-    decode_event,
     subject_filter,
     subject_for,
 )
@@ -44,7 +42,6 @@ CONSUMER = ConsumerSettings(
     retry_delays=(2.0, 10.0, 30.0),
     batch_size=16,
 )
-FETCH_BATCH = 256
 # The shortest wait for a call still carried here: a grace of zero must not spin.
 CARRIED_RECHECK_SECONDS = 1.0
 
@@ -134,27 +131,10 @@ class Sweeper:
 
 async def stored_turns(bus: EventBus, call_id: UUID) -> list[Turn]:
     """The call's turns as stored while it ran, in the call's order, each once."""
-    config = ConsumerConfig(
-        ack_policy=AckPolicy.NONE,
-        deliver_policy=DeliverPolicy.ALL,
-        inactive_threshold=30.0,
-        mem_storage=True,
-    )
-    subscription = await bus.js.pull_subscribe(
-        subject_for(TurnRecorded, call_id), stream=bus.stream, config=config
-    )
     by_index: dict[int, Turn] = {}
-    try:
-        remaining = (await subscription.consumer_info()).num_pending
-        while remaining > 0:
-            batch = await subscription.fetch(min(remaining, FETCH_BATCH), timeout=5)
-            remaining -= len(batch)
-            for message in batch:
-                event = decode_event(message.data, message.subject)
-                if isinstance(event, TurnRecorded):
-                    by_index.setdefault(event.index, event.turn)
-    finally:
-        await subscription.unsubscribe()
+    for event in await bus.events_so_far(subject_for(TurnRecorded, call_id)):
+        if isinstance(event, TurnRecorded):
+            by_index.setdefault(event.index, event.turn)
     return [by_index[index] for index in sorted(by_index)]
 
 

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
 from libs.bus import EventBus
 from libs.events import (
-    AnyEvent,
     CallAnswered,
     CallCompleted,
     CallDialing,
     CallFailed,
     CallPlaced,
     CallRequested,
-    decode_event,
     subject_filter,
     subject_for,
 )
@@ -58,22 +54,7 @@ async def live_calls_of_campaign(bus: EventBus, campaign_id: UUID) -> list[LiveC
 
 
 async def live_calls_now(bus: EventBus) -> list[LiveCall]:
-    """Reads the call lifecycle up to now with an ephemeral consumer; rare, so no projection."""
+    """Read from the call lifecycle up to now; rare, so no projection."""
     subjects = [subject_filter(t) for t in (CallPlaced, CallAnswered, CallFailed, CallCompleted)]
-    config = ConsumerConfig(
-        ack_policy=AckPolicy.NONE,
-        deliver_policy=DeliverPolicy.ALL,
-        filter_subjects=subjects,
-        inactive_threshold=30.0,
-    )
-    subscription = await bus.js.pull_subscribe("", stream=bus.stream, config=config)
-    events: list[AnyEvent] = []
-    try:
-        remaining = (await subscription.consumer_info()).num_pending
-        while remaining > 0:
-            batch = await subscription.fetch(min(remaining, 512), timeout=5)
-            remaining -= len(batch)
-            events.extend(decode_event(message.data, message.subject) for message in batch)
-    finally:
-        await subscription.unsubscribe()
+    events = await bus.events_so_far(*subjects)
     return list(live_calls(events).values())
