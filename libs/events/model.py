@@ -18,6 +18,9 @@ SCHEMA_VERSION = 1
 InterestLevel = Literal["high", "medium", "low"]
 CompanySize = Literal["small", "medium", "large", "unknown"]
 AnsweredBy = Literal["human", "machine", "fax", "unknown"]
+# Who answered that is no person to talk with: the carrier's verdict of one wins over any
+# other answer, whichever came first (every fold reads it so).
+NOT_A_PERSON: frozenset[AnsweredBy] = frozenset({"machine", "fax"})
 CallFailureReason = Literal[
     "busy",
     "no-answer",

@@ -94,8 +94,6 @@ CALL_STATUS_OF_RESULT: dict[str, str] = {
     # Claimed, but the carrier never took it (telephony died first): no call, no attempt.
     "not-dialled": "",
 }
-# The carrier's detection verdicts that override who the call's answer said picked up.
-MACHINE_VERDICTS = ("machine", "fax")
 # A call the rules refused at the dial is `not-dialled:<rule>`: never dialled, so no status.
 NOT_DIALLED = "not-dialled"
 COMPLIANCE_RULES: tuple[str, ...] = get_args(ComplianceRule)

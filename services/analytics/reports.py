@@ -12,9 +12,9 @@ from uuid import UUID
 import duckdb
 import msgspec
 
+from libs.events.model import NOT_A_PERSON
 from services.analytics.domain import (
     CALL_STATUS_OF_RESULT,
-    MACHINE_VERDICTS,
     NOT_CALLED_REASON,
     NOT_DIALLED,
     OPT_OUT_REASONS,
@@ -80,7 +80,7 @@ CALL_DATE = "coalesce(c.requested_at, c.placed_at, c.answered_at, c.failed_at, c
 # Who answered: the detection's machine (or fax) over the answer's person, whichever came
 # first; else the answer's word, else the verdict's.
 ANSWERED_BY = f"""
-    CASE WHEN classified_by IN ({", ".join(sql_text(v) for v in MACHINE_VERDICTS)})
+    CASE WHEN classified_by IN ({", ".join(sql_text(v) for v in sorted(NOT_A_PERSON))})
         THEN classified_by ELSE coalesce(answered_by, classified_by) END"""
 
 # Every call with what its transcript and outcome add, its result and the original status.

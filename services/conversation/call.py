@@ -10,7 +10,7 @@ from pipecat.pipeline.worker import PipelineWorker
 from pipecat.workers.runner import WorkerRunner
 
 from libs.events import CallRequested, Turn, TurnRecorded
-from libs.events.model import AnsweredBy
+from libs.events.model import NOT_A_PERSON, AnsweredBy
 from services.conversation import records
 from services.conversation.closing import close_record
 from services.conversation.domain import (
@@ -163,7 +163,7 @@ class Call:
     async def machine_detected(self) -> None:
         """The carrier's answering machine detection said "machine" while the call is live
         (Twilio reports it after the stream opened): the pitch becomes a voicemail."""
-        if self.answered_by in ("machine", "fax"):
+        if self.answered_by in NOT_A_PERSON:
             return
         self.answered_by = "machine"  # before the greeting: the opening leaves the message
         worker = self._worker

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from libs.events import LeadProfile, Turn
-from libs.events.model import AnsweredBy, InterestLevel
+from libs.events.model import NOT_A_PERSON, AnsweredBy, InterestLevel
 from services.conversation.lead_record import lead_record_lines
 from services.conversation.plain_text import plain_text
 
@@ -247,9 +247,7 @@ def system_prompt(agent: Agent, lead: LeadProfile, playbook: Playbook, now: date
 def who_answered(verdicts: list[AnsweredBy]) -> AnsweredBy | None:
     """Who answered, from the carrier's facts (its machine detection first, then the
     answer): a machine or a fax, whichever says so, over a person; None: no fact at all."""
-    return next((v for v in verdicts if v in ("machine", "fax")), None) or next(
-        iter(verdicts), None
-    )
+    return next((v for v in verdicts if v in NOT_A_PERSON), None) or next(iter(verdicts), None)
 
 
 def agent_time_limit(limit_seconds: float, goodbye_seconds: float) -> float:

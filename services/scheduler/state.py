@@ -43,6 +43,7 @@ from libs.events import (
     TranscriptFinalized,
     TurnRecorded,
 )
+from libs.events.model import NOT_A_PERSON
 
 CampaignState = Literal["running", "paused", "stopped", "finished"]
 CallStatus = Literal["requested", "placed", "answered", "completed", "failed"]
@@ -59,8 +60,6 @@ PERMANENT_RESULTS = frozenset({"invalid-number", "rejected", "opted-out", "never
 # Callbacks one lead gets in one campaign: a prospect who asks every time is not called
 # for ever (they spend no retries, so something else must end them).
 MAX_CALLBACKS = 2
-# Who answered, by the carrier's detection, that is not a person to talk with.
-MACHINE_VERDICTS = frozenset({"machine", "fax"})
 # Failures that say the carrier, not the prospect, refused: they trip the failure brake.
 CARRIER_FAILURES = frozenset({"failed", "rejected", "invalid-number"})
 
@@ -397,7 +396,7 @@ class SchedulerState:
         call = self.calls.get(event.call_id)
         if call is not None and call.live:
             call.status, call.answered_at = "answered", event.occurred_at
-            if call.answered_by not in MACHINE_VERDICTS:  # a machine stays one, whatever
+            if call.answered_by not in NOT_A_PERSON:  # a machine stays one, whatever
                 call.answered_by = event.answered_by  # the stream's start said
 
     def _on_answer_classified(self, event: AnswerClassified) -> None:
@@ -406,7 +405,7 @@ class SchedulerState:
         call = self.calls.get(event.call_id)
         if call is None or not call.live:
             return
-        if event.answered_by in MACHINE_VERDICTS or call.answered_by == "unknown":
+        if event.answered_by in NOT_A_PERSON or call.answered_by == "unknown":
             call.answered_by = event.answered_by
 
     def _on_call_failed(self, event: CallFailed) -> None:
