@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from uuid import UUID, uuid4
 
 from libs.events import (
@@ -27,6 +27,8 @@ from libs.events import (
     LeadOptedOut,
     LeadProfile,
     MediaStreamStarted,
+    MeetingBooked,
+    MeetingCanceled,
     ModeRecorded,
     OutcomeRecorded,
     TimeWindow,
@@ -39,6 +41,8 @@ NOW = datetime(2026, 3, 4, 15, 30, 0, 123456, tzinfo=UTC)
 LEAD_ID = UUID("00000000-0000-4000-8000-000000000001")
 CAMPAIGN_ID = UUID("00000000-0000-4000-8000-000000000002")
 CALL_ID = UUID("00000000-0000-4000-8000-000000000003")
+MEETING_ID = UUID("00000000-0000-4000-8000-000000000004")
+SLOT_ID = UUID("00000000-0000-4000-8000-000000000005")
 
 
 def lead_profile(phone_number: str = "+12025550143") -> LeadProfile:
@@ -213,5 +217,33 @@ def one_of_each_event() -> list[AnyEvent]:
             next_steps="Send the calendar invite",
             notes="Prefers email",
             source="summary",
+            meeting_id=MEETING_ID,
+        ),
+        MeetingBooked(
+            event_id=uuid4(),
+            **common,
+            slot_id=SLOT_ID,
+            meeting_id=MEETING_ID,
+            rep_id="alex",
+            rep_name="Alex Morgan",
+            rep_email="alex@example.com",
+            starts_at=NOW + timedelta(days=1),
+            ends_at=NOW + timedelta(days=1, minutes=30),
+            lead_zone="America/New_York",
+            calendar="caldav",
+            **call,
+            business_name="Acme Plumbing",
+            contact_name="Ada Lovelace",
+            contact_number="+12025550143",
+            contact_email="ada@example.com",
+            revision=1,
+        ),
+        MeetingCanceled(
+            event_id=uuid4(),
+            **common,
+            slot_id=SLOT_ID,
+            meeting_id=MEETING_ID,
+            reason="rescheduled",
+            detail="Moved to Thursday",
         ),
     ]

@@ -26,6 +26,8 @@ from libs.events.model import (
     LeadImported,
     LeadOptedOut,
     MediaStreamStarted,
+    MeetingBooked,
+    MeetingCanceled,
     OutcomeRecorded,
     TranscriptFinalized,
     TurnRecorded,
@@ -92,15 +94,27 @@ SERVICE_ACCESS: dict[str, ServiceAccess] = {
                 TurnRecorded,
                 TranscriptFinalized,
                 OutcomeRecorded,
+                # The calendar: a slot is booked by compare-and-set on its own subject.
+                MeetingBooked,
+                MeetingCanceled,
             }
         ),
         # The sweeper: a call that ended with no transcript closed gets a fallback one,
-        # from the turns recorded so far.
-        consumes=frozenset({CallCompleted, TurnRecorded}),
+        # from the turns recorded so far. The calendar follows every booking; the mailer
+        # sends each booking's invite once.
+        consumes=frozenset({CallCompleted, TurnRecorded, MeetingBooked, MeetingCanceled}),
         looks_up=frozenset(
-            {CallRequested, CallAnswered, AnswerClassified, TranscriptFinalized, OutcomeRecorded}
+            {
+                CallRequested,
+                CallAnswered,
+                AnswerClassified,
+                TranscriptFinalized,
+                OutcomeRecorded,
+                MeetingBooked,
+                MeetingCanceled,
+            }
         ),
-        durables=("conversation",),
+        durables=("conversation", "meeting-mail"),
         ephemeral="one-event",
         # A machine detected after the stream opened turns the pitch into a voicemail.
         listens_to=frozenset({AnswerClassified}),

@@ -228,8 +228,17 @@ class EventBus:
     async def publish_if_first(self, event: Event) -> bool:
         """Store the event only if its subject holds nothing yet: compare-and-set, so of
         several processes racing to record the same kind of fact exactly one wins."""
+        return await self.publish_if_last(event, 0)
+
+    async def publish_if_last(self, event: Event, sequence: int) -> bool:
+        """Store the event only if the latest message on its subject is still the one at
+        stream `sequence` (0: none): of several processes that read the subject and race
+        to write it, exactly one wins; the others get False."""
         reply_to, future = await self._acks.reply_to(event.subject)
-        headers = {MSG_ID_HEADER: str(event.event_id), EXPECTED_LAST_SUBJECT_SEQUENCE: "0"}
+        headers = {
+            MSG_ID_HEADER: str(event.event_id),
+            EXPECTED_LAST_SUBJECT_SEQUENCE: str(sequence),
+        }
         await self.nc.publish(event.subject, encode_event(event), reply=reply_to, headers=headers)
         try:
             async with asyncio.timeout(self.ack_timeout):
@@ -269,6 +278,14 @@ class EventBus:
         except NotFoundError:
             return None
         return decode_event(message.data or b"", subject)
+
+    async def last_stored(self, subject: str) -> tuple[AnyEvent, int] | None:
+        """The latest event on a subject with its stream sequence, for publish_if_last."""
+        try:
+            message = await self.js.get_last_msg(self.stream, subject, direct=True)
+        except NotFoundError:
+            return None
+        return decode_event(message.data or b"", subject), message.seq or 0
 
     async def events_so_far(self, *subjects: str) -> list[AnyEvent]:
         """Every event stored on `subjects` up to now, in stream order, read by a

@@ -29,6 +29,8 @@ from libs.events import (
     LeadImported,
     LeadOptedOut,
     MediaStreamStarted,
+    MeetingBooked,
+    MeetingCanceled,
     ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
@@ -97,6 +99,8 @@ class ComplianceFacts:
                 | TurnRecorded()
                 | TranscriptFinalized()
                 | OutcomeRecorded()
+                | MeetingBooked()
+                | MeetingCanceled()
             ):
                 pass  # nothing the rules read
 

@@ -5,7 +5,7 @@ bus that carries the events is `libs.bus`.
 """
 
 from libs.events.codec import MalformedEventError, decode_event, encode_event, event_schema
-from libs.events.ids import call_id_for, lead_id_for
+from libs.events.ids import call_id_for, lead_id_for, slot_id_for
 from libs.events.model import (
     EVENT_TYPES,
     AnswerClassified,
@@ -33,8 +33,11 @@ from libs.events.model import (
     LeadOptedOut,
     LeadProfile,
     MediaStreamStarted,
+    MeetingBooked,
+    MeetingCanceled,
     ModeRecorded,
     OutcomeRecorded,
+    SlotEvent,
     SystemEvent,
     TimeWindow,
     TranscriptFinalized,
@@ -80,8 +83,11 @@ __all__ = [
     "LeadProfile",
     "MalformedEventError",
     "MediaStreamStarted",
+    "MeetingBooked",
+    "MeetingCanceled",
     "ModeRecorded",
     "OutcomeRecorded",
+    "SlotEvent",
     "SystemEvent",
     "TimeWindow",
     "TranscriptFinalized",
@@ -94,6 +100,7 @@ __all__ = [
     "every_event_of",
     "history_of",
     "lead_id_for",
+    "slot_id_for",
     "subject_filter",
     "subject_for",
 ]

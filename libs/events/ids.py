@@ -4,6 +4,7 @@ produces the same id, and JetStream (or the projection) drops it."""
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from uuid import UUID, uuid5
 
 # Fixed forever: changing it would give every existing lead a new id.
@@ -28,3 +29,13 @@ def fast_uuid5(namespace: bytes, name: bytes) -> UUID:
 def call_id_for(campaign_id: UUID, lead_id: UUID, attempt: int) -> UUID:
     """One call per (campaign, lead, attempt): a restarted scheduler cannot dial twice."""
     return uuid5(campaign_id, f"{lead_id}/attempt/{attempt}")
+
+
+# Fixed forever: changing it would give every booked slot a new id, and free it again.
+SLOT_NAMESPACE = UUID("0d9e4b8a-3f61-4c2e-8a57-6b1f0c2d4e93")
+
+
+def slot_id_for(rep_id: str, starts_at: datetime) -> UUID:
+    """One slot per (rep, start instant), however the time was written: the subject two
+    calls racing for the same time both publish to."""
+    return uuid5(SLOT_NAMESPACE, f"{rep_id}/{starts_at.astimezone(UTC).isoformat()}")

@@ -132,6 +132,17 @@ class CampaignEvent(Event, frozen=True, kw_only=True):
         return f"sales.campaign.{self.campaign_id}.{self.subject_verb}"
 
 
+class SlotEvent(Event, frozen=True, kw_only=True):
+    """A fact about one bookable time of one rep: the slot's id is derived from the rep and
+    the start (calendar's slot_id), so racing bookings of one time share one subject."""
+
+    slot_id: UUID
+
+    @property
+    def subject(self) -> str:
+        return f"sales.slot.{self.slot_id}.{self.subject_verb}"
+
+
 class CallEvent(Event, frozen=True, kw_only=True):
     call_id: UUID
     lead_id: UUID
@@ -358,6 +369,55 @@ class OutcomeRecorded(CallEvent, frozen=True, kw_only=True):
     # Set only on a fallback outcome for a call that failed after it was answered (the
     # agent was lost): the call counts as failed for that reason, and is retried.
     failure: CallFailureReason | None = None
+    # The booking (MeetingBooked.meeting_id) behind scheduled_meeting; None: no booking.
+    meeting_id: UUID | None = None
+
+
+class MeetingBooked(SlotEvent, frozen=True, kw_only=True):
+    """A meeting reserved in a rep's slot: stored only if the slot's subject holds nothing
+    yet, or only a booking canceled since, so two calls can never book one time."""
+
+    subject_verb: ClassVar[str] = "booked"
+
+    meeting_id: UUID  # stays the same when the meeting is moved to another slot
+    rep_id: str
+    rep_name: str
+    rep_email: str = ""
+    starts_at: datetime  # UTC
+    ends_at: datetime  # UTC
+    lead_zone: str = "UTC"  # the IANA zone the time was spoken in to the lead
+    calendar: str = "embedded"  # where the booking also lives: embedded or caldav
+    lead_id: UUID | None = None
+    call_id: UUID | None = None  # None: booked through the API
+    campaign_id: UUID | None = None
+    business_name: str = ""
+    contact_name: str = ""
+    contact_number: str = ""  # E.164
+    contact_email: str = ""
+    # The iCalendar SEQUENCE: 0 when first booked, one more each time it is moved.
+    revision: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("starts_at", "ends_at"):
+            if getattr(self, name).utcoffset() != timedelta(0):
+                raise ValueError(f"{name} must be in UTC")
+        if self.ends_at <= self.starts_at:
+            raise ValueError("a meeting must end after it starts")
+
+
+MeetingCancelReason = Literal["canceled", "rescheduled", "calendar-failed"]
+
+
+class MeetingCanceled(SlotEvent, frozen=True, kw_only=True):
+    """The booking in a slot is off (the slot is free again): canceled through the API,
+    moved to another slot, or not written to the external calendar, so never half-made."""
+
+    subject_verb: ClassVar[str] = "canceled"
+
+    meeting_id: UUID
+    reason: MeetingCancelReason = "canceled"
+    detail: str = ""
 
 
 AnyEvent = (
@@ -384,6 +444,8 @@ AnyEvent = (
     | TurnRecorded
     | TranscriptFinalized
     | OutcomeRecorded
+    | MeetingBooked
+    | MeetingCanceled
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -410,4 +472,6 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     TurnRecorded,
     TranscriptFinalized,
     OutcomeRecorded,
+    MeetingBooked,
+    MeetingCanceled,
 )

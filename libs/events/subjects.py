@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from libs.events.model import CallEvent, CampaignEvent, Event, LeadEvent, SystemEvent
+from libs.events.model import (
+    CallEvent,
+    CampaignEvent,
+    Event,
+    LeadEvent,
+    SlotEvent,
+    SystemEvent,
+)
 
 STREAM_NAME = "SALES"
 ALL_SUBJECTS = "sales.>"
+ENTITIES = ("lead", "campaign", "call", "slot")
 
 
 def _entity(event_type: type[Event]) -> str:
@@ -21,7 +29,9 @@ def _entity(event_type: type[Event]) -> str:
         return "campaign"
     if issubclass(event_type, LeadEvent):
         return "lead"
-    raise TypeError(f"{event_type.__name__} is not a lead, campaign or call event")
+    if issubclass(event_type, SlotEvent):
+        return "slot"
+    raise TypeError(f"{event_type.__name__} is not a lead, campaign, call or slot event")
 
 
 def subject_filter(event_type: type[Event]) -> str:
@@ -38,13 +48,13 @@ def subject_for(event_type: type[Event], entity_id: UUID) -> str:
 
 def every_event_of(entity: str) -> str:
     """Every event about every entity of a kind: `sales.<entity>.>`."""
-    if entity not in ("lead", "campaign", "call"):
-        raise ValueError(f"unknown entity {entity!r}: expected lead, campaign or call")
+    if entity not in ENTITIES:
+        raise ValueError(f"unknown entity {entity!r}: expected one of {', '.join(ENTITIES)}")
     return f"sales.{entity}.>"
 
 
 def history_of(entity: str, entity_id: UUID) -> str:
     """Everything about one entity: `sales.<entity>.<id>.>`."""
-    if entity not in ("lead", "campaign", "call"):
-        raise ValueError(f"unknown entity {entity!r}: expected lead, campaign or call")
+    if entity not in ENTITIES:
+        raise ValueError(f"unknown entity {entity!r}: expected one of {', '.join(ENTITIES)}")
     return f"sales.{entity}.{entity_id}.>"

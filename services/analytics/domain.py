@@ -38,6 +38,8 @@ from libs.events.model import (
     LeadOptedOut,
     LeadProfile,
     MediaStreamStarted,
+    MeetingBooked,
+    MeetingCanceled,
     ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
@@ -180,7 +182,13 @@ class ProjectionBatch:
                 | CallRecorded()
             ):
                 fill_call(self._call(event), event)
-            case MediaStreamStarted() | CallDialing() | TurnRecorded():
+            case (
+                MediaStreamStarted()
+                | CallDialing()
+                | TurnRecorded()
+                | MeetingBooked()
+                | MeetingCanceled()
+            ):
                 pass  # the audit trail's: no table counts it
             case TranscriptFinalized():
                 self._add_transcript(event)

@@ -38,6 +38,8 @@ from libs.events import (
     LeadOptedOut,
     LeadProfile,
     MediaStreamStarted,
+    MeetingBooked,
+    MeetingCanceled,
     ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
@@ -252,6 +254,8 @@ class SchedulerState:
                 | MediaStreamStarted()
                 | CallDialing()
                 | TurnRecorded()
+                | MeetingBooked()
+                | MeetingCanceled()
             ):
                 return  # not the scheduler's to act on
         for campaign in self.campaigns.values():

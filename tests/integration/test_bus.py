@@ -1,10 +1,11 @@
 from uuid import uuid4
 
+import msgspec
 import pytest
 from nats.js.api import DiscardPolicy
 
 from libs.bus import EventBus, PublishError
-from libs.events import CallRequested, LeadImported, subject_for
+from libs.events import CallRequested, LeadImported, MeetingCanceled, OutcomeRecorded, subject_for
 from tests.factories import CALL_ID, lead_imported, one_of_each_event
 
 
@@ -61,5 +62,20 @@ async def test_last_event_on_a_subject_is_the_latest_fact(bus):
     await bus.publish_many(events)
     requested = next(e for e in events if isinstance(e, CallRequested))
     assert await bus.last_event(subject_for(CallRequested, CALL_ID)) == requested
-    assert await bus.last_event(f"sales.call.{CALL_ID}.>") == events[-1]  # OutcomeRecorded
+    outcome = next(e for e in events if isinstance(e, OutcomeRecorded))
+    assert await bus.last_event(f"sales.call.{CALL_ID}.>") == outcome  # the call's latest
     assert await bus.last_event(subject_for(LeadImported, uuid4())) is None
+
+
+async def test_a_write_expecting_the_last_sequence_wins_once(bus):
+    # Two writers that read the same subject at the same point: only the first lands.
+    cancel = next(e for e in one_of_each_event() if isinstance(e, MeetingCanceled))
+    assert await bus.last_stored(cancel.subject) is None
+    assert await bus.publish_if_last(cancel, 0)
+    stored, sequence = await bus.last_stored(cancel.subject)
+    assert stored == cancel and sequence > 0
+    first = msgspec.structs.replace(cancel, event_id=uuid4(), detail="first")
+    second = msgspec.structs.replace(cancel, event_id=uuid4(), detail="second")
+    assert await bus.publish_if_last(first, sequence)
+    assert not await bus.publish_if_last(second, sequence)
+    assert (await bus.last_event(cancel.subject)).detail == "first"

@@ -34,6 +34,8 @@ from libs.events import (
     LeadImported,
     LeadOptedOut,
     MediaStreamStarted,
+    MeetingBooked,
+    MeetingCanceled,
     ModeRecorded,
     OutcomeRecorded,
     TranscriptFinalized,
@@ -85,6 +87,8 @@ MAY_RECORD: dict[str, set[type[Event]]] = {
         TurnRecorded,
         TranscriptFinalized,
         OutcomeRecorded,
+        MeetingBooked,
+        MeetingCanceled,
     },
     "analytics": {ModeRecorded},
 }

@@ -18,7 +18,15 @@ from libs.events import (
     subject_filter,
     subject_for,
 )
-from tests.factories import CALL_ID, CAMPAIGN_ID, LEAD_ID, NOW, lead_imported, one_of_each_event
+from tests.factories import (
+    CALL_ID,
+    CAMPAIGN_ID,
+    LEAD_ID,
+    NOW,
+    SLOT_ID,
+    lead_imported,
+    one_of_each_event,
+)
 
 COMMITTED_SCHEMA = Path(__file__).parents[2] / "libs" / "events" / "event_schema.json"
 
@@ -47,6 +55,8 @@ def test_subjects_put_the_entity_first():
         "ModeRecorded": "sales.system.mode",
         "CallsWithheld": f"sales.campaign.{CAMPAIGN_ID}.withheld",
         "LeadImported": f"sales.lead.{LEAD_ID}.imported",
+        "MeetingBooked": f"sales.slot.{SLOT_ID}.booked",
+        "MeetingCanceled": f"sales.slot.{SLOT_ID}.canceled",
         "LeadOptedOut": f"sales.lead.{LEAD_ID}.opted_out",
         "CampaignStarted": f"sales.campaign.{CAMPAIGN_ID}.started",
         "CampaignLeadsAdded": f"sales.campaign.{CAMPAIGN_ID}.leads_added",

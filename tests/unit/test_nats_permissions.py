@@ -13,6 +13,7 @@ from libs.compliance.facts import SUBJECTS as COMPLIANCE_SUBJECTS
 from libs.events import EVENT_TYPES, LeadImported, TurnRecorded, subject_filter
 from libs.runtime.settings import RuntimeSettings, SettingsError, load_settings
 from services.analytics.config import AnalyticsSettings
+from services.conversation.calendar.mailer import CONSUMER as MEETING_MAIL
 from services.conversation.sweeper import CONSUMER as SWEEPER
 from services.scheduler.service import DURABLE as SCHEDULER_DURABLE
 from services.scheduler.service import SUBJECTS as SCHEDULER_SUBJECTS
@@ -79,7 +80,7 @@ def test_the_durable_consumers_are_the_services_own():
     assert SERVICE_ACCESS["scheduler"].durables == (SCHEDULER_DURABLE,)
     assert SERVICE_ACCESS["telephony"].durables == (TELEPHONY_CONSUMER.durable,)
     assert SERVICE_ACCESS["analytics"].durables == (AnalyticsSettings().analytics_durable,)
-    assert SERVICE_ACCESS["conversation"].durables == (SWEEPER.durable,)
+    assert SERVICE_ACCESS["conversation"].durables == (SWEEPER.durable, MEETING_MAIL.durable)
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_ACCESS))
