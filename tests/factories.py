@@ -243,6 +243,7 @@ def one_of_each_event() -> list[AnyEvent]:
             **common,
             slot_id=SLOT_ID,
             meeting_id=MEETING_ID,
+            revision=1,
             reason="rescheduled",
             detail="Moved to Thursday",
         ),

@@ -416,6 +416,7 @@ class MeetingCanceled(SlotEvent, frozen=True, kw_only=True):
     subject_verb: ClassVar[str] = "canceled"
 
     meeting_id: UUID
+    revision: int = 0  # of the booking it cancels: a meeting may come back to a slot later
     reason: MeetingCancelReason = "canceled"
     detail: str = ""
 

@@ -31,21 +31,25 @@ class Meeting(msgspec.Struct, frozen=True, kw_only=True):
 
 class MeetingLedger:
     def __init__(self) -> None:
-        self._bookings: dict[UUID, dict[UUID, MeetingBooked]] = {}  # meeting -> slot -> booked
-        self._cancels: dict[tuple[UUID, UUID], MeetingCanceled] = {}  # (meeting, slot)
+        # meeting -> revision -> its booking; a cancel names the booking by both.
+        self._bookings: dict[UUID, dict[int, MeetingBooked]] = {}
+        self._cancels: dict[tuple[UUID, int], MeetingCanceled] = {}
 
     def apply(self, event: object) -> None:
         if isinstance(event, MeetingBooked):
-            self._bookings.setdefault(event.meeting_id, {})[event.slot_id] = event
+            self._bookings.setdefault(event.meeting_id, {})[event.revision] = event
         elif isinstance(event, MeetingCanceled):
-            self._cancels[(event.meeting_id, event.slot_id)] = event
+            self._cancels[(event.meeting_id, event.revision)] = event
+
+    def _holds(self, booked: MeetingBooked) -> bool:
+        return (booked.meeting_id, booked.revision) not in self._cancels
 
     def meeting(self, meeting_id: UUID) -> Meeting | None:
-        slots = self._bookings.get(meeting_id)
-        if not slots:
+        revisions = self._bookings.get(meeting_id)
+        if not revisions:
             return None
-        latest = max(slots.values(), key=lambda booked: (booked.revision, booked.occurred_at))
-        canceled = self._cancels.get((meeting_id, latest.slot_id))
+        latest = revisions[max(revisions)]
+        canceled = self._cancels.get((meeting_id, latest.revision))
         if canceled is None:
             return Meeting(booking=latest, status="booked")
         status: MeetingStatus = "failed" if canceled.reason == "calendar-failed" else "canceled"
@@ -61,18 +65,18 @@ class MeetingLedger:
 
     def holder(self, slot_id: UUID) -> MeetingBooked | None:
         """The booking that holds a slot now, if any."""
-        for slots in self._bookings.values():
-            booked = slots.get(slot_id)
-            if booked is not None and (booked.meeting_id, slot_id) not in self._cancels:
-                return booked
+        for revisions in self._bookings.values():
+            for booked in revisions.values():
+                if booked.slot_id == slot_id and self._holds(booked):
+                    return booked
         return None
 
     def taken(self, rep_id: str) -> list[Interval]:
         """The times a rep's standing bookings take, soonest first."""
         standing = (
             Interval(booked.starts_at, booked.ends_at)
-            for slots in self._bookings.values()
-            for booked in slots.values()
-            if booked.rep_id == rep_id and (booked.meeting_id, booked.slot_id) not in self._cancels
+            for revisions in self._bookings.values()
+            for booked in revisions.values()
+            if booked.rep_id == rep_id and self._holds(booked)
         )
         return sorted(standing, key=lambda taken: taken.start)
