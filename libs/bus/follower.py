@@ -69,11 +69,14 @@ class StreamFollower:
             ack_policy=AckPolicy.NONE,
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE if start > 1 else DeliverPolicy.ALL,
             opt_start_seq=start if start > 1 else None,
-            filter_subjects=self.subjects,
             inactive_threshold=60.0,
         )
+        # One subject goes in the consumer's create call, where a permission can pin it.
+        filter_subject = self.subjects[0] if len(self.subjects) == 1 else ""
+        if not filter_subject:
+            config.filter_subjects = self.subjects
         self._subscription = await self.bus.js.pull_subscribe(
-            "", stream=self.bus.stream, config=config
+            filter_subject, stream=self.bus.stream, config=config
         )
 
     async def _follow(self) -> None:

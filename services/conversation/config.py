@@ -41,6 +41,20 @@ class ConversationSettings(SharedSettings, frozen=True, kw_only=True):
     max_loop_lag_seconds: float = 0.05  # event-loop lag above which the process is overloaded
     simulated_seconds_per_character: float = 0.06  # simulated speech pace, ~170 words a minute
     playbooks_path: str = ""  # unset: the bundled playbooks.toml
+    # The calendar meetings are booked in: the team (reps, hours, meeting length), and
+    # optionally a CalDAV calendar that holds their busy times and receives each booking.
+    calendar_team_path: str = ""  # unset: the bundled example team (calendar/team.toml)
+    caldav_url: str = ""  # set: use this CalDAV calendar beside the stream's bookings
+    caldav_username: str = ""
+    caldav_password: str = ""
+    caldav_timeout_seconds: float = 10.0  # one request to the CalDAV server, at most
+    # Invites by email: sent only when SMTP_HOST is set.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""  # unset: each meeting's rep sends their own invites
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
     # Vendor endpoints: fakes in tests
     deepgram_base_url: str | None = None
     google_base_url: str | None = None
