@@ -92,9 +92,10 @@ class BookingDesk:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[BookingDesk]:
-        async with contextlib.AsyncExitStack() as stack:
-            for follower in self._followers:
-                await stack.enter_async_context(follower.running())
+        # Started and stopped together: each takes up to a fetch's wait to stop.
+        followers = [follower.running() for follower in self._followers]
+        await asyncio.gather(*(follower.__aenter__() for follower in followers))
+        try:
             await asyncio.gather(*(follower.caught_up(30.0) for follower in self._followers))
             logger.info(
                 "Calendar ready ({calendar}): {reps} reps, {meetings} meetings on the stream",
@@ -103,6 +104,11 @@ class BookingDesk:
                 meetings=len(self.ledger.meetings()),
             )
             yield self
+        finally:
+            await asyncio.gather(
+                *(follower.__aexit__(None, None, None) for follower in followers),
+                return_exceptions=True,
+            )
 
     # Reading ------------------------------------------------------------------------
 
