@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
@@ -12,6 +12,9 @@ from libs.bus import EventBus
 
 # Entered once the bus is ready and left before it closes: consumers, dispatchers.
 WorkersFactory = Callable[[EventBus], AbstractAsyncContextManager[object]]
+# Checked before the process connects to anything else: a dependency the service cannot
+# start without (a calendar), refused with a SettingsError that names the setting.
+Preflight = Callable[[], Awaitable[None]]
 # Why the service should not take more work right now (empty: it can), for /readyz.
 ReadinessCheck = Callable[[], Sequence[str]]
 
@@ -24,3 +27,4 @@ class ServicePlugin:
     readiness: ReadinessCheck | None = None
     # The service's domain errors and the HTTP status each one means (libs.runtime.problems).
     problems: Mapping[type[Exception], int] = field(default_factory=dict)
+    preflight: Preflight | None = None

@@ -102,6 +102,9 @@ async def serve(
         if mode == "live"
         else "simulated carrier, voices and clock; no real calls",
     )
+    for plugin in plugins:
+        if plugin.preflight is not None:
+            await plugin.preflight()
     async with AsyncExitStack() as stack:
         bus = await connect_bus(settings, stack, name)
         await agree_on_mode(bus, mode, name)

@@ -5,9 +5,11 @@ campaign replays the same way every time. Numbers that differ only in their last
 get different personas, so a list of consecutive test numbers shows every kind.
 
 The lines carry the cues the simulated sales policy listens for: "stop calling" / "take
-me off your list" (opt-out), "yes" / "sounds good" / "works for me" with a day and time
-(accepting a meeting), "not interested" (declining), "send me some information" / "maybe"
-(lukewarm), "call back later" (callback).
+me off your list" (opt-out), "yes" / "sounds good" / "works for me", with one of the
+offered times ("the second one") or a day and time (accepting a meeting), "not
+interested" (declining), "send me some information" / "maybe" (lukewarm), "call back
+later" (callback). A prospect asked to choose again (the time they chose was just taken,
+or was not free) takes the first time offered.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ PersonaKind = Literal[
     "asks-to-be-removed",
     "carrier-failure",
 ]
+
+# How the agent asks a prospect to pick one of the times it offered.
+CHOOSE_CUE = "which suits you"
 
 # The kinds a lead has on its first attempt, in the order consecutive numbers walk them.
 FIRST_ATTEMPT_KINDS: tuple[PersonaKind, ...] = (
@@ -56,12 +61,18 @@ _LINES: dict[PersonaKind, tuple[tuple[str, ...], ...]] = {
             "Hello, {contact} speaking.",
             "Okay, I have a minute. What is this about?",
             "Interesting. We do miss a lot of calls when it gets busy.",
-            "Yes, that sounds good. Thursday at 10am works for me.",
+            "Yes, that sounds good. The second one works for me.",
         ),
         (
             "Hi, this is {contact}.",
             "Sure, go on.",
             "Yes, sounds good. Tuesday at 2pm works for me.",
+        ),
+        (
+            "Hello, {contact} here.",
+            "Go ahead, I'm listening.",
+            "That could help us, to be honest.",
+            "Hmm, none of those times work for me. Send me some information by email.",
         ),
     ),
     "lukewarm": (
@@ -98,6 +109,8 @@ class Persona(msgspec.Struct, frozen=True, kw_only=True):
     lines: tuple[str, ...] = ()  # what the prospect (or the machine) says, in order
     ring_seconds: float = 0.0  # before answering, or before giving up on a no-answer
     voice_seed: int = 0  # the seed of the prospect's simulated voice
+    # Said when, after the lines, the agent asks to choose among times again.
+    choice_line: str = ""
 
     @property
     def answers(self) -> bool:
@@ -106,6 +119,9 @@ class Persona(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def answered_by_machine(self) -> bool:
         return self.kind == "voicemail"
+
+    def asked_to_choose(self, agent_line: str) -> bool:
+        return bool(self.choice_line) and CHOOSE_CUE in agent_line.casefold()
 
 
 def choose_persona(
@@ -127,6 +143,7 @@ def choose_persona(
         kind=kind,
         lines=tuple(line.format(contact=contact, business=business) for line in lines),
         ring_seconds=_ring_seconds(kind, lead_hash),
+        choice_line="The first one works for me, thank you." if kind == "interested" else "",
         voice_seed=_hash(seed, f"{phone_number}/{attempt}/voice") % (2**31),
     )
 

@@ -70,6 +70,10 @@ async def twilio_stream(
         if refusal.code and stream_socket.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await stream_socket.close(code=refusal.code)
+    except Exception:
+        # The framework drops what a socket handler raises without a word: say it here.
+        logger.exception("Media stream failed")
+        raise
 
 
 async def _admit(

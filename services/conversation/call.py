@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import datetime
 
 from loguru import logger
 from pipecat.frames.frames import EndFrame, InterruptionFrame, TTSSpeakFrame
@@ -12,6 +14,7 @@ from pipecat.workers.runner import WorkerRunner
 from libs.events import CallRequested, Turn, TurnRecorded
 from libs.events.model import NOT_A_PERSON, AnsweredBy
 from services.conversation import records
+from services.conversation.calendar.on_call import CallBooker
 from services.conversation.closing import close_record
 from services.conversation.domain import (
     EndedBy,
@@ -51,7 +54,11 @@ class Call:
         self.request, self.stream, self.playbook = request, stream, playbook
         self.answered_by = answered_by
         self.env = env
-        self.state = CallState(on_opt_out=self._publish_opt_out)
+        self.clock = self._call_clock()
+        booker = (
+            CallBooker(env.desk, request, lead_zone(request.lead), self.clock) if env.desk else None
+        )
+        self.state = CallState(on_opt_out=self._publish_opt_out, booker=booker)
         self.transcript = TranscriptRecorder(
             clock=env.clock, on_latency=env.load.record_latency, on_turn=self._publish_turn
         )
@@ -84,6 +91,16 @@ class Call:
             timer.cancel()
             await self._finalize()
 
+    def _call_clock(self) -> Callable[[], datetime]:
+        """The time the call's words are judged by (a meeting's notice, a callback's day).
+
+        Live, the real clock. In simulation the scheduler dials on a simulated working day
+        while the voices run in real time: the call's time is the decision's, running on."""
+        if self.env.settings.voices == "real":
+            return self.env.clock
+        offset = self.request.occurred_at - self.env.clock()
+        return lambda: self.env.clock() + offset
+
     # The call's course ---------------------------------------------------------------
 
     def _build(self, websocket: object) -> CallPipeline:
@@ -92,13 +109,13 @@ class Call:
             lead=self.request.lead,
             playbook=self.playbook,
             stream_sid=self.stream.stream_sid,
-            clock=self.env.clock,
+            clock=self.clock,
         )
         tools = build_tools(
             self.state,
             follow_up=self.env.voices.follow_up,
             zone=lead_zone(self.request.lead),
-            clock=self.env.clock,
+            clock=self.clock,
         )
         pipeline = build_pipeline(
             websocket,
@@ -210,7 +227,9 @@ class Call:
             turns=tuple(turns),
             ended_by=ended_by,
             started_at=self.started_at,
-            meeting_time=self.state.meeting_time,  # only schedule_meeting books one
+            meeting_time=self.state.meeting_time,  # only book_meeting books one
+            meeting_id=self.state.meeting_id,
+            calendar_trouble=self.state.calendar_trouble,
             callback_at=self.state.callback_at,
         )
         outcome, source = records.final_outcome(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, time, timedelta
 from typing import Literal
+from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -37,6 +38,10 @@ CALLBACK_HORIZON = timedelta(days=30)
 Intent = Literal[
     "opt-out", "voicemail", "accept", "decline", "callback", "lukewarm", "maybe", "neutral"
 ]
+
+
+# What a call's next steps say when the calendar failed it and nothing was booked.
+FOLLOW_UP_BY_EMAIL = "Follow up by email with meeting times: the calendar could not be reached."
 
 
 class Playbook(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,6 +80,7 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     summary: str = ""
     summary_written_by: SummaryAuthor | None = None
     callback_at: datetime | None = None  # UTC
+    meeting_id: UUID | None = None  # the booking behind scheduled_meeting
 
 
 class FinishedCall(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,6 +91,8 @@ class FinishedCall(msgspec.Struct, frozen=True, kw_only=True):
     ended_by: EndedBy
     started_at: datetime
     meeting_time: datetime | None = None
+    meeting_id: UUID | None = None  # the booking book_meeting made
+    calendar_trouble: bool = False  # the calendar could not be reached during the call
     callback_at: datetime | None = None  # UTC
 
     @property
@@ -226,10 +234,13 @@ def system_prompt(agent: Agent, lead: LeadProfile, playbook: Playbook, now: date
         "Discovery questions to ask: " + " ".join(playbook.discovery_questions),
         "Objections you may hear: " + " ".join(playbook.objections),
         "Keep every reply to one or two short spoken sentences, no lists or formatting.",
-        "Flow: ask one discovery question, pitch briefly, then propose a short meeting.",
-        "If they agree to a time, call schedule_meeting with the time in their time zone "
-        "and confirm it back to them. A meeting exists only once schedule_meeting has "
-        "booked it.",
+        "Flow: ask one discovery question, pitch briefly, then propose a short meeting: call "
+        "check_availability and offer the times it gives, in its words (if they named a day "
+        "and time, pass it as `around`). Never offer a time it did not give.",
+        "When they choose one, call book_meeting with its slot token, then read the day and "
+        "time back to them, and with whom. If it was just taken, offer the new times. If "
+        "the calendar is unavailable, say you will follow up by email with some times. A "
+        "meeting exists only once book_meeting has booked it.",
         "If they ask to be called back at another time, call schedule_callback with that "
         "time as their local date and time, confirm it back to them, then wrap up.",
         "If they ask to stop or to be removed, call opt_out at once.",

@@ -18,6 +18,9 @@ from libs.runtime.mode import resolve_mode
 from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import SettingsError, load_settings
 from libs.runtime.supervision import stop_tasks, supervise
+from services.conversation.calendar.desk import BookingDesk
+from services.conversation.calendar.port import EmbeddedCalendar, ExternalCalendar
+from services.conversation.calendar.team import Team, load_team
 from services.conversation.config import ConversationSettings
 from services.conversation.service import ConversationRuntime
 
@@ -32,10 +35,19 @@ def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
             "to telephony's, or the auth token telephony signs with (TWILIO_AUTH_TOKEN; in "
             "simulation, SIMULATION_AUTH_TOKEN)"
         )
-    return plugin_for(ConversationRuntime.from_settings(settings))
+    return plugin_for(ConversationRuntime.from_settings(settings), calendar_for(settings))
 
 
-def plugin_for(runtime: ConversationRuntime) -> ServicePlugin:
+def calendar_for(settings: ConversationSettings) -> tuple[Team, ExternalCalendar]:
+    """The team from CALENDAR_TEAM_PATH, and the calendar beside the stream's bookings."""
+    team = load_team(settings.calendar_team_path)
+    return team, EmbeddedCalendar()
+
+
+def plugin_for(
+    runtime: ConversationRuntime, calendar: tuple[Team, ExternalCalendar] | None = None
+) -> ServicePlugin:
+    team, external = calendar or (load_team(), EmbeddedCalendar())
     with warnings.catch_warnings():  # pipecat imports audioop and friends, deprecated on 3.11
         warnings.simplefilter("ignore", DeprecationWarning)
         from services.conversation.app import conversation_load, twilio_stream
@@ -62,10 +74,13 @@ def plugin_for(runtime: ConversationRuntime) -> ServicePlugin:
             subject_filter(AnswerClassified), cb=runtime.calls.on_classified
         )
         sweeper = Sweeper(bus, runtime.settings, runtime.calls, clock=runtime.clock)
+        desk = BookingDesk(bus, team, external)
         try:
-            async with running_sweeper(sweeper):
+            async with desk.running(), running_sweeper(sweeper):
+                runtime.desk = desk
                 yield None
         finally:
+            runtime.desk = None
             with contextlib.suppress(nats.errors.Error):  # NATS may be away at shutdown
                 await verdicts.unsubscribe()
             await stop_tasks(watcher)
@@ -76,4 +91,5 @@ def plugin_for(runtime: ConversationRuntime) -> ServicePlugin:
         route_handlers=[router],
         workers=workers,
         readiness=runtime.load.overload_reasons,
+        preflight=external.check,
     )

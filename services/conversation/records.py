@@ -25,6 +25,7 @@ from libs.events import (
 )
 from libs.events.model import CallEvent, CallFailureReason
 from services.conversation.domain import (
+    FOLLOW_UP_BY_EMAIL,
     EndedBy,
     FinishedCall,
     Outcome,
@@ -136,6 +137,7 @@ def outcome_recorded(
         summary_written_by=outcome.summary_written_by,
         callback_at=outcome.callback_at,
         failure=failure,
+        meeting_id=outcome.meeting_id,
     )
 
 
@@ -146,7 +148,8 @@ def final_outcome(
 
     The values: the model's record_outcome; else the model's reading of the transcript
     (never for an opt-out or a voicemail, which say all there is); else the cue words'.
-    The meeting: only the one schedule_meeting booked.
+    The meeting: only the one book_meeting booked; when the calendar failed and none was,
+    the next steps say to follow up by email.
     The summary: the model's own, from record_outcome or from reading the transcript;
     a template, labelled automatic, only when no model wrote one.
     """
@@ -156,11 +159,18 @@ def final_outcome(
         outcome, source = reading, "summary"
     else:
         outcome, source = fallback_outcome(list(call.turns), call.ended_by), "fallback"
-    # A meeting is one schedule_meeting booked, at a time it checked, whatever the model
-    # said in record_outcome or read into the transcript: words alone book nothing.
+    # A meeting is one book_meeting booked in the calendar, whatever the model said in
+    # record_outcome or read into the transcript: words alone book nothing.
     outcome = msgspec.structs.replace(
-        outcome, scheduled_meeting=call.meeting_time is not None, meeting_time=call.meeting_time
+        outcome,
+        scheduled_meeting=call.meeting_id is not None,
+        meeting_time=call.meeting_time,
+        meeting_id=call.meeting_id,
     )
+    if call.calendar_trouble and call.meeting_id is None:
+        outcome = msgspec.structs.replace(
+            outcome, next_steps=f"{FOLLOW_UP_BY_EMAIL} {outcome.next_steps}".strip()
+        )
     written = next((o.summary for o in (recorded, reading) if o is not None and o.summary), "")
     callback_at = call.callback_at or outcome.callback_at
     outcome = msgspec.structs.replace(
@@ -205,7 +215,8 @@ def automatic_summary(call: FinishedCall, outcome: Outcome) -> str:
         f"Interest {outcome.interest_level}.",
     ]
     if outcome.scheduled_meeting and outcome.meeting_time is not None:
-        parts.append(f"Meeting booked for {outcome.meeting_time.isoformat(timespec='minutes')}.")
+        local = outcome.meeting_time.astimezone(lead_zone(call.lead))
+        parts.append(f"Meeting booked for {local.isoformat(timespec='minutes')}.")
     parts += [text for text in (outcome.notes, outcome.next_steps) if text]
     return " ".join(parts)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from libs.bus import EventBus
 from services.conversation.admission import StreamGate
+from services.conversation.calendar.desk import BookingDesk
 from services.conversation.config import ConversationSettings
 from services.conversation.domain import Agent, Playbook, parse_playbooks
 from services.conversation.live import LiveCalls
@@ -38,6 +39,7 @@ class CallEnvironment:
     load: LoadMonitor
     bus: EventBus
     clock: Callable[[], datetime]
+    desk: BookingDesk | None = None  # the calendar; None: the agent cannot book meetings
 
 
 @dataclass
@@ -51,6 +53,7 @@ class ConversationRuntime:
     gate: StreamGate
     clock: Callable[[], datetime] = field(default=_now)
     calls: LiveCalls = field(default_factory=LiveCalls)
+    desk: BookingDesk | None = None  # set once the bus is connected (plugin.py)
 
     @classmethod
     def from_settings(cls, settings: ConversationSettings) -> ConversationRuntime:
@@ -84,6 +87,7 @@ class ConversationRuntime:
             load=self.load,
             bus=bus,
             clock=self.clock,
+            desk=self.desk,
         )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Literal, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
@@ -23,24 +23,23 @@ import msgspec
 import msgspec.inspect
 
 from libs.events.model import InterestLevel
-from services.conversation.domain import CALLBACK_HORIZON, local_time_text
+from services.conversation.domain import CALLBACK_HORIZON
 
-# A demo further out than this is a new call, not a booking.
-MEETING_HORIZON = timedelta(days=60)
 SUMMARY_LIMIT = 1500  # "two or three sentences", with room to spare
 NOTES_LIMIT = 1000
 NEXT_STEPS_LIMIT = 500
 TIME_LIMIT = 64  # an ISO 8601 date and time is 25 characters
 
 _BOOKED = (
-    "True only when schedule_meeting has booked a meeting on this call; a meeting that was "
-    "not booked with schedule_meeting is refused"
+    "True only when book_meeting has booked a meeting on this call; a meeting that was "
+    "not booked with book_meeting is refused"
 )
-_BOOKED_TIME = "The time schedule_meeting booked on this call, in ISO 8601 with its offset, if any"
-_AGREED_TIME = (
-    "ISO 8601 in the lead's time zone, with its offset, e.g. 2026-03-10T14:00:00-04:00; in the "
-    f"future, at most {MEETING_HORIZON.days} days ahead"
+_BOOKED_TIME = "The time book_meeting booked on this call, in ISO 8601 with its offset, if any"
+_AROUND = (
+    "Only when the prospect named a day and time: it, as their local date and time in "
+    "ISO 8601 without an offset, e.g. 2026-03-10T14:00; the free times nearest it come first"
 )
+_SLOT = "The slot token of a time check_availability offered on this call, e.g. slot-2"
 _SUMMARY = (
     "Two or three sentences for the sales team: who you spoke with, what they need, "
     "how interested they are, any meeting or callback with its day and time"
@@ -55,7 +54,8 @@ Summary = Annotated[str, msgspec.Meta(max_length=SUMMARY_LIMIT, description=_SUM
 Notes = Annotated[str, msgspec.Meta(max_length=NOTES_LIMIT)]
 NextSteps = Annotated[str, msgspec.Meta(max_length=NEXT_STEPS_LIMIT)]
 BookedTime = Annotated[str, msgspec.Meta(max_length=TIME_LIMIT, description=_BOOKED_TIME)]
-AgreedTime = Annotated[str, msgspec.Meta(max_length=TIME_LIMIT, description=_AGREED_TIME)]
+AroundTime = Annotated[str, msgspec.Meta(max_length=TIME_LIMIT, description=_AROUND)]
+SlotToken = Annotated[str, msgspec.Meta(max_length=16, description=_SLOT)]
 CallbackTime = Annotated[str, msgspec.Meta(max_length=TIME_LIMIT, description=_CALLBACK_TIME)]
 
 
@@ -70,8 +70,12 @@ class RecordOutcomeArguments(msgspec.Struct, frozen=True, kw_only=True):
     summary: Summary = ""
 
 
-class ScheduleMeetingArguments(msgspec.Struct, frozen=True, kw_only=True):
-    meeting_time: AgreedTime
+class CheckAvailabilityArguments(msgspec.Struct, frozen=True, kw_only=True):
+    around: AroundTime | None = None
+
+
+class BookMeetingArguments(msgspec.Struct, frozen=True, kw_only=True):
+    slot: SlotToken
 
 
 class ScheduleCallbackArguments(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,25 +113,18 @@ def decode_arguments(raw: Mapping[str, object], arguments: type[Arguments]) -> A
         raise ArgumentRefusedError(field, _explained(error, arguments, field, raw)) from None
 
 
-def meeting_instant(value: str, zone: ZoneInfo, now: datetime) -> datetime:
-    """The instant of a meeting the model books: an ISO 8601 time with its offset, ahead
-    of the call's clock and within the horizon."""
-    at = _offset_time(value)
-    if at is None:
+def around_instant(value: str | None, zone: ZoneInfo) -> datetime | None:
+    """The moment a prospect named, read in their zone; a time with an offset is read as
+    that instant. None for nothing, or for what is not a date and time."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
         raise ArgumentRefusedError(
-            "meeting_time",
-            f"{value!r} is not an ISO 8601 date and time with its offset, "
-            "like 2026-03-10T14:00:00-04:00",
-        )
-    now_there = f"it is now {local_time_text(now.astimezone(zone), year=True)} in {zone.key}"
-    if at <= now:
-        raise ArgumentRefusedError("meeting_time", f"{value} is in the past: {now_there}")
-    if at > now + MEETING_HORIZON:
-        days = MEETING_HORIZON.days
-        raise ArgumentRefusedError(
-            "meeting_time", f"{value} is more than {days} days ahead: {now_there}"
-        )
-    return at
+            "around", f"{value!r} is not an ISO 8601 local date and time, like 2026-03-10T14:00"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
 
 
 def check_meeting_claim(args: RecordOutcomeArguments, booked: datetime | None) -> None:
@@ -138,14 +135,14 @@ def check_meeting_claim(args: RecordOutcomeArguments, booked: datetime | None) -
         field = "scheduled_meeting" if args.scheduled_meeting else "meeting_time"
         raise ArgumentRefusedError(
             field,
-            "no meeting was booked on this call. Only schedule_meeting books one, "
-            "once the prospect has agreed a time; otherwise record scheduled_meeting false",
+            "no meeting was booked on this call. Only book_meeting books one, once the "
+            "prospect has chosen an offered time; otherwise record scheduled_meeting false",
         )
     if booked is not None and claimed_time is not None and _offset_time(claimed_time) != booked:
         raise ArgumentRefusedError(
             "meeting_time",
             f"the meeting booked on this call is at {booked.isoformat()}, not "
-            f"{claimed_time}; to move it, call schedule_meeting with the new time",
+            f"{claimed_time}; a booked meeting is moved by the sales team, not on the call",
         )
 
 

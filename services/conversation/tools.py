@@ -3,8 +3,10 @@
 Each tool's arguments decode into a Struct (tool_arguments.py): the schema the model is
 given is derived from it. Arguments it refuses (an interest level no consumer of
 OutcomeRecorded knows, a summary longer than one) and those only the call can judge (a
-meeting in the past, a meeting no schedule_meeting booked) change nothing: the model is
-told which field was wrong and why, so it can call the tool again.
+slot not offered on this call, a meeting no book_meeting booked) change nothing: the model
+is told which field was wrong and why, so it can call the tool again. The calendar's
+answers (the times to offer, the booking to read back) always go back to the model, which
+must say them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -21,6 +24,7 @@ from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import EndWorkerFrame, FunctionCallResultProperties
 from pipecat.services.llm_service import FunctionCallParams
 
+from services.conversation.calendar.on_call import CallBooker
 from services.conversation.domain import (
     CallbackTimeError,
     EndedBy,
@@ -31,14 +35,15 @@ from services.conversation.domain import (
 from services.conversation.plain_text import plain_text
 from services.conversation.tool_arguments import (
     ArgumentRefusedError,
+    BookMeetingArguments,
+    CheckAvailabilityArguments,
     EndCallArguments,
     OptOutArguments,
     RecordOutcomeArguments,
     ScheduleCallbackArguments,
-    ScheduleMeetingArguments,
+    around_instant,
     check_meeting_claim,
     decode_arguments,
-    meeting_instant,
 )
 from services.conversation.tool_schema import parameters_of
 
@@ -46,13 +51,29 @@ from services.conversation.tool_schema import parameters_of
 class CallState:
     """What the tools learn during one call; read when the call is finalised."""
 
-    def __init__(self, on_opt_out: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self, on_opt_out: Callable[[], Awaitable[None]], booker: CallBooker | None = None
+    ) -> None:
         self.outcome: Outcome | None = None
-        self.meeting_time: datetime | None = None
+        self.booker = booker  # None: no calendar on this call, so no meeting either
         self.callback_at: datetime | None = None  # UTC
         self.ended_by: EndedBy | None = None
         self.opted_out = False
         self._on_opt_out = on_opt_out
+
+    @property
+    def meeting_time(self) -> datetime | None:
+        booking = self.booker.booking if self.booker else None
+        return booking.starts_at if booking else None
+
+    @property
+    def meeting_id(self) -> UUID | None:
+        booking = self.booker.booking if self.booker else None
+        return booking.meeting_id if booking else None
+
+    @property
+    def calendar_trouble(self) -> bool:
+        return self.booker is not None and self.booker.trouble is not None
 
     def end(self, ended_by: EndedBy) -> bool:
         """Marks how the call ends; only the first reason counts. True if it was the first."""
@@ -69,6 +90,10 @@ class CallState:
 
 
 _NO_FOLLOW_UP = FunctionCallResultProperties(run_llm=False)
+_NO_CALENDAR = {
+    "error": "no calendar is connected: offer to follow up by email instead",
+    "booked": False,
+}
 
 
 def _utc_now() -> datetime:
@@ -82,8 +107,9 @@ def build_tools(
     zone: ZoneInfo | None = None,
     clock: Callable[[], datetime] = _utc_now,
 ) -> ToolsSchema:
-    """The five tools; with follow_up the model is run again after recording a result.
-    Callback times are local to `zone` (the lead's) and judged against `clock`."""
+    """The six tools; with follow_up the model is run again after recording a result (the
+    calendar's answers always run it). Times are local to `zone` (the lead's) and judged
+    against `clock`."""
     after = None if follow_up else _NO_FOLLOW_UP
     zone = zone or ZoneInfo("UTC")
 
@@ -91,8 +117,9 @@ def build_tools(
         check_meeting_claim(args, state.meeting_time)
         state.outcome = Outcome(
             interest_level=args.interest_level,
-            scheduled_meeting=state.meeting_time is not None,
+            scheduled_meeting=state.meeting_id is not None,
             meeting_time=state.meeting_time,
+            meeting_id=state.meeting_id,
             next_steps=plain_text(args.next_steps),
             notes=plain_text(args.notes),
             summary=plain_text(args.summary),
@@ -100,12 +127,20 @@ def build_tools(
         logger.info("Outcome recorded: {interest} interest", interest=args.interest_level)
         await params.result_callback({"recorded": True}, properties=after)
 
-    async def schedule_meeting(args: ScheduleMeetingArguments, params: FunctionCallParams) -> None:
-        state.meeting_time = meeting_instant(args.meeting_time, zone, clock())
-        logger.info("Meeting scheduled for {at}", at=state.meeting_time.isoformat())
-        await params.result_callback(
-            {"scheduled": True, "meeting_time": state.meeting_time.isoformat()}, properties=after
-        )
+    async def check_availability(
+        args: CheckAvailabilityArguments, params: FunctionCallParams
+    ) -> None:
+        if state.booker is None:
+            await params.result_callback(_NO_CALENDAR)
+            return
+        around = around_instant(args.around, zone)
+        await params.result_callback(await state.booker.check_availability(around))
+
+    async def book_meeting(args: BookMeetingArguments, params: FunctionCallParams) -> None:
+        if state.booker is None:
+            await params.result_callback(_NO_CALENDAR)
+            return
+        await params.result_callback(await state.booker.book_meeting(args.slot))
 
     async def schedule_callback(
         args: ScheduleCallbackArguments, params: FunctionCallParams
@@ -142,17 +177,26 @@ def build_tools(
             _tool(
                 "record_outcome",
                 "Record how the conversation went, before ending the call. A meeting counts "
-                "only once schedule_meeting has booked it.",
+                "only once book_meeting has booked it.",
                 RecordOutcomeArguments,
                 record_outcome,
                 refused=after,
             ),
             _tool(
-                "schedule_meeting",
-                "Book a meeting the prospect agreed to; confirm it back to them.",
-                ScheduleMeetingArguments,
-                schedule_meeting,
-                refused=after,
+                "check_availability",
+                "Find free times for a short meeting with the sales team: up to three, each "
+                "with the words to say it in. Offer them; never offer a time it did not give.",
+                CheckAvailabilityArguments,
+                check_availability,
+                refused=None,
+            ),
+            _tool(
+                "book_meeting",
+                "Book the offered time the prospect chose, by its slot token; then read the "
+                "day and time back to them. If it was just taken, offer the new times given.",
+                BookMeetingArguments,
+                book_meeting,
+                refused=None,
             ),
             _tool(
                 "schedule_callback",

@@ -7,8 +7,10 @@ production path.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from uuid import uuid4
 
 from pipecat.frames.frames import (
@@ -67,8 +69,12 @@ class SimulatedLLMService(LLMService):
 
     async def _respond(self, context: LLMContext) -> None:
         messages = context.get_messages()
+        calendar = None
         if messages and messages[-1].get("role") == "tool":
-            return  # tools that want a follow-up do not exist in this policy
+            # Only the calendar's answers run the model again: it must say them.
+            calendar = _calendar_answer(messages[-1])
+            if calendar is None:
+                return
         prospect_text = next((_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
         agent_lines = sum(1 for m in messages if m.get("role") == "assistant" and _text(m))
         reply = next_reply(
@@ -79,12 +85,15 @@ class SimulatedLLMService(LLMService):
                 agent_lines=agent_lines,
                 prospect_text=prospect_text,
                 now=self._clock(),
+                calendar=calendar,
+                offered=_latest_offer(messages),
             )
         )
         await self.push_frame(LLMFullResponseStartFrame())
         await self.start_ttfb_metrics()
         await self.stop_ttfb_metrics()
-        await self._push_llm_text(reply.text)
+        if reply.text:
+            await self._push_llm_text(reply.text)
         await self.run_function_calls(
             [
                 FunctionCallFromLLM(
@@ -106,3 +115,30 @@ def _text(message: object) -> str:
     if isinstance(content, list):
         return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
     return ""
+
+
+def _calendar_answer(message: object) -> dict[str, Any] | None:
+    """A tool result from the calendar (times offered, a booking), or None for any other."""
+    content = message.get("content") if isinstance(message, dict) else None
+    try:
+        answer = json.loads(content) if isinstance(content, str) else None
+    except ValueError:
+        return None
+    if isinstance(answer, dict) and ("slots" in answer or "booked" in answer):
+        return answer
+    return None
+
+
+def _latest_offer(messages: list[Any]) -> tuple[dict[str, Any], ...]:
+    """The times offered before the prospect's latest words: what they may be choosing
+    from. An offer they have not answered yet (the model run again) is no choice."""
+    answered = False
+    for message in reversed(messages):
+        role = message.get("role")
+        if role == "user":
+            answered = True
+        elif role == "tool" and answered:
+            answer = _calendar_answer(message)
+            if answer and answer.get("slots"):
+                return tuple(answer["slots"])
+    return ()

@@ -1,12 +1,18 @@
 """The simulated model's sales policy: discovery, pitch, meeting proposal, and the tools a
 real model would call at each ending. Deterministic, so simulated campaigns replay exactly.
 
-Pure: the conversation so far in, one Reply out.
+A meeting goes as with a real model: check_availability, the times it gave offered in its
+words, book_meeting with the slot the prospect chose ("the second one"), the booked time
+read back; a time just taken gets the new times offered.
+
+Pure: the conversation so far (and the calendar's latest answer) in, one Reply out.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
 
@@ -38,18 +44,21 @@ class Conversation(msgspec.Struct, frozen=True, kw_only=True):
     agent_lines: int  # assistant messages so far, the greeting included
     prospect_text: str  # the prospect's latest turn
     now: datetime
+    # The calendar's answer the model is run on (check_availability, book_meeting), if any.
+    calendar: dict[str, Any] | None = None
+    offered: tuple[dict[str, Any], ...] = ()  # the latest times offered on this call
 
 
 def next_reply(conversation: Conversation) -> Reply:
+    if conversation.calendar is not None:
+        return _calendar_answered(conversation, conversation.calendar)
     intent = classify(conversation.prospect_text)
-    meeting_time = meeting_time_from(
-        conversation.prospect_text,
-        conversation.now,
-        conversation.lead.time_zones[0] if conversation.lead.time_zones else None,
-    )
+    meeting_time = _named_time(conversation)
     proposed = conversation.agent_lines > _PROPOSAL_STAGE
+    if intent == "accept" and conversation.offered:
+        return _book(conversation)
     if intent == "accept" and (meeting_time is not None or proposed):
-        return _book(conversation, meeting_time)
+        return _check_availability(meeting_time)
     if intent in _ENDINGS:
         return _ENDINGS[intent](conversation)
     if intent == "maybe" and proposed:
@@ -69,24 +78,84 @@ def _advance(conversation: Conversation) -> Reply:
             f"Businesses like {lead.business_name} use it to stop losing customers."
         )
     if stage == _PROPOSAL_STAGE:
-        return Reply(
-            text="Would you be open to a fifteen minute demo this week? "
-            "Just tell me a day and time that works for you."
-        )
+        return _check_availability(None)  # the offer is spoken once the times are in
     return _wrap_up(conversation, "medium", "Follow up by email.", "No firm answer.")
 
 
-def _book(conversation: Conversation, meeting_time: datetime | None) -> Reply:
-    if meeting_time is None:
-        return Reply(text="Great! Which day and time would suit you best?")
-    spoken = meeting_time.strftime("%A at %I:%M %p").replace(" 0", " ")
-    iso = meeting_time.isoformat()
+def _named_time(conversation: Conversation) -> datetime | None:
+    zones = conversation.lead.time_zones
+    return meeting_time_from(
+        conversation.prospect_text, conversation.now, zones[0] if zones else None
+    )
+
+
+def _check_availability(around: datetime | None) -> Reply:
+    arguments = (
+        {"around": around.replace(tzinfo=None).isoformat(timespec="minutes")} if around else {}
+    )
+    return Reply(text="", tool_calls=(ToolCall(name="check_availability", arguments=arguments),))
+
+
+_ORDINALS = (("first", 0), ("1st", 0), ("second", 1), ("2nd", 1), ("third", 2), ("3rd", 2))
+_LAST = re.compile(r"\b(last|latest) one\b")
+
+
+def _book(conversation: Conversation) -> Reply:
+    """Book the offered time the prospect chose: by its place in the offer, else the first."""
+    lowered = conversation.prospect_text.casefold()
+    offered = conversation.offered
+    index = next((i for word, i in _ORDINALS if word in lowered), 0)
+    if _LAST.search(lowered):
+        index = len(offered) - 1
+    chosen = offered[min(index, len(offered) - 1)]
+    return Reply(text="", tool_calls=(_book_call(chosen),))
+
+
+def _book_call(slot: dict[str, Any]) -> ToolCall:
+    return ToolCall(name="book_meeting", arguments={"slot": slot["slot"]})
+
+
+def _calendar_answered(conversation: Conversation, answer: dict[str, Any]) -> Reply:
+    if answer.get("booked"):
+        return _confirm(answer)
+    slots = answer.get("slots")
+    if slots is None:  # the calendar could not be reached
+        return Reply(
+            text="I cannot reach our calendar right now, so I will follow up by email with "
+            "some times that work. Thank you, goodbye!",
+            tool_calls=(
+                _outcome("medium", next_steps="Follow up by email with meeting times."),
+                ToolCall(name="end_call", arguments={"reason": "goodbye"}),
+            ),
+        )
+    if not slots:
+        return _wrap_up(conversation, "medium", "Email meeting times.", "No time free soon.")
+    named = _named_time(conversation)
+    exact = next((s for s in slots if named and datetime.fromisoformat(s["time"]) == named), None)
+    if exact is not None and not answer.get("error"):
+        return Reply(text="", tool_calls=(_book_call(exact),))  # the very time they named
+    times = [f"{slot['say']} with {slot['with']}" for slot in slots]
+    listed = times[0] if len(times) == 1 else ", ".join(times[:-1]) + f", or {times[-1]}"
+    opening = (
+        "Sorry, that time was just taken. I can also do"
+        if answer.get("error")
+        else "Would you be open to a fifteen minute demo? I can do"
+    )
+    return Reply(text=f"{opening} {listed}. Which suits you best?")
+
+
+def _confirm(booked: dict[str, Any]) -> Reply:
+    say, rep = booked["say"], booked["with"]
     return Reply(
-        text=f"Wonderful, I have booked you in for {spoken}. "
-        "You will get a confirmation shortly. Thank you, goodbye!",
+        text=f"Wonderful, you are booked for {say} with {rep}. "
+        "You will get an invitation shortly. Thank you, goodbye!",
         tool_calls=(
-            ToolCall(name="schedule_meeting", arguments={"meeting_time": iso}),
-            _outcome("high", scheduled_meeting=True, meeting_time=iso, next_steps="Demo call."),
+            _outcome(
+                "high",
+                scheduled_meeting=True,
+                meeting_time=booked["time"],
+                next_steps=f"Demo with {rep} on {say}.",
+            ),
             ToolCall(name="end_call", arguments={"reason": "goodbye"}),
         ),
     )

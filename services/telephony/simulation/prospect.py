@@ -46,6 +46,7 @@ GOODBYE_QUIET_SECONDS = 2.0  # after the last line: time for the agent to wrap u
 MACHINE_QUIET_SECONDS = 3.0  # an answering machine stops recording after this much silence
 PICKUP_SECONDS = 0.6  # from the stream starting to the first "Hello?", as people do
 PATIENCE_SECONDS = 20.0  # after its last line, a prospect left waiting this long hangs up
+CHOICES_AT_MOST = 2  # times a prospect picks again from new times before giving up
 
 
 class ProspectOnTheLine:
@@ -146,9 +147,16 @@ class ProspectOnTheLine:
         final_quiet = (
             MACHINE_QUIET_SECONDS if self.persona.answered_by_machine else GOODBYE_QUIET_SECONDS
         )
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(PATIENCE_SECONDS):
-                await self._agent_finished(final_quiet)
+        for choice in range(CHOICES_AT_MOST + 1):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PATIENCE_SECONDS):
+                    await self._agent_finished(final_quiet)
+            latest = self.agent_lines[-1] if self.agent_lines else ""
+            if choice == CHOICES_AT_MOST or not self.persona.asked_to_choose(latest):
+                return
+            line = self.persona.choice_line
+            seed = self.persona.voice_seed + len(lines) + choice
+            await self._say(line, await asyncio.to_thread(self.speak, line, seed))
 
     def _voice_lines(self) -> list[bytes]:
         seed = self.persona.voice_seed

@@ -87,12 +87,17 @@ class CallEvents:
 
 
 def call_requested(
-    call_id: UUID | None = None, time_limit_seconds: int = 300, lead: LeadProfile | None = None
+    call_id: UUID | None = None,
+    time_limit_seconds: int = 300,
+    lead: LeadProfile | None = None,
+    at: datetime | None = None,
 ) -> CallRequested:
+    """A call the scheduler asked for, `at` the decision's time (a simulated call's clock
+    runs on from it)."""
     call_id = call_id or uuid4()
     return CallRequested(
         event_id=uuid5(call_id, "requested"),
-        occurred_at=datetime.now(UTC),
+        occurred_at=at or datetime.now(UTC),
         call_id=call_id,
         lead_id=LEAD_ID,
         campaign_id=CAMPAIGN_ID,

@@ -15,10 +15,14 @@ from libs.events import (
     CallAnswered,
     LeadOptedOut,
     MediaStreamStarted,
+    MeetingBooked,
     OutcomeRecorded,
     TranscriptFinalized,
     history_of,
+    subject_filter,
 )
+from services.conversation.calendar.desk import Booked, Party
+from services.conversation.calendar.slots import LeadHours, Request
 from services.conversation.domain import time_limit_message
 from services.conversation.simulation.tts import CHUNK_SECONDS, SAMPLE_RATE
 from tests.factories import lead_profile
@@ -37,14 +41,15 @@ from tests.support import stored_events
 INTERESTED = [
     "Hello, Rosa speaking.",
     "Okay, I have a minute. What is this about?",
-    "Yes, that sounds good. Thursday at 10am works for me.",
+    "Yes, that sounds good. Thursday at 2:15pm works for me.",
 ]
 
 
 async def test_an_interested_prospect_books_a_meeting_and_the_agent_hangs_up(bus: EventBus):
-    request = call_requested()
+    request = call_requested(at=WEDNESDAY_MORNING)
     await bus.publish(request)
-    async with conversation_service(bus) as service, watching(bus, request.call_id) as events:
+    service_context = conversation_service(bus, clock=clock_from(WEDNESDAY_MORNING))
+    async with service_context as service, watching(bus, request.call_id) as events:
         heard = await ProspectLine(service.stream_url, request.call_id, INTERESTED).run()
         await events.wait_for(TranscriptFinalized, OutcomeRecorded, CallAnswered)
         await service.twilio.changed.wait()
@@ -60,19 +65,26 @@ async def test_an_interested_prospect_books_a_meeting_and_the_agent_hangs_up(bus
         "Spoke with Rosa Marino of Rosa's Trattoria (Restaurant)."
     )
     assert "Interest is high: agreed to a demo on Thursday" in outcome.conversation_summary
-    thursday_ten = outcome.meeting_time.astimezone(ZoneInfo("America/New_York"))
+    # The very time the prospect named was free: booked in the calendar, on the stream.
+    thursday = outcome.meeting_time.astimezone(ZoneInfo("America/New_York"))
     assert (outcome.interest_level, outcome.scheduled_meeting, outcome.source) == (
         "high",
         True,
         "tool",
     )
-    assert (thursday_ten.strftime("%A"), thursday_ten.hour) == ("Thursday", 10)
+    assert thursday == datetime(2026, 3, 5, 14, 15, tzinfo=ZoneInfo("America/New_York"))
+    [booking] = await stored_events(bus, subject_filter(MeetingBooked))
+    assert (booking.meeting_id, booking.starts_at) == (outcome.meeting_id, outcome.meeting_time)
+    assert (booking.call_id, booking.rep_name) == (request.call_id, "Jordan Lee")
     [transcript] = events.of(TranscriptFinalized)
     roles = [turn.role for turn in transcript.turns]
     assert transcript.ended_by == "goodbye"
     assert [t.text for t in transcript.turns if t.role == "prospect"] == INTERESTED
     assert roles[0] == roles[-1] == "agent" and roles.count("agent") >= 3
-    assert "booked you in for Thursday at 10:00 AM" in transcript.turns[-1].text
+    assert (
+        "you are booked for Thursday 5 March at 2:15 PM EST with Jordan Lee"
+        in transcript.turns[-1].text
+    )
     # Each reply is timed from the prospect falling silent; the greeting answers no one.
     pairs = itertools.pairwise(transcript.turns)
     replies = [turn for before, turn in pairs if (before.role, turn.role) == ("prospect", "agent")]
@@ -88,6 +100,42 @@ async def test_an_interested_prospect_books_a_meeting_and_the_agent_hangs_up(bus
     ]
     [answered] = events.of(CallAnswered)
     assert answered.answered_by == "human"
+
+
+async def test_the_agent_offers_free_times_and_books_the_one_chosen(bus: EventBus):
+    request = call_requested(at=WEDNESDAY_MORNING)
+    await bus.publish(request)
+    lines = [
+        "Hello, Rosa speaking.",
+        "Okay, go on.",
+        "Interesting, we do miss calls at lunch.",
+        "Yes, the second one works for me.",
+    ]
+    service_context = conversation_service(bus, clock=clock_from(WEDNESDAY_MORNING))
+    async with service_context as service, watching(bus, request.call_id) as events:
+        # Someone else already has the first free time in the lead's hours.
+        await service.http.get("/healthz")  # answered once the workers are up
+        desk = service.runtime.desk
+        assert desk is not None
+        [taken, *_] = await desk.offer(
+            Request(now=WEDNESDAY_MORNING, lead=LeadHours(zone=ZoneInfo("America/New_York")))
+        )
+        assert isinstance(await desk.book(taken, Party(zone="UTC"), WEDNESDAY_MORNING), Booked)
+        heard = await ProspectLine(service.stream_url, request.call_id, lines).run()
+        await events.wait_for(TranscriptFinalized, OutcomeRecorded)
+
+    offer = next(line for line in heard.agent_lines if "I can do" in line)
+    spoken = [slot.split(" with ")[0] for slot in offer.split("I can do ")[1].split(", ")]
+    assert len(spoken) == 3 and spoken[2].startswith("or ")
+    [outcome] = events.of(OutcomeRecorded)
+    assert outcome.scheduled_meeting and outcome.meeting_time > WEDNESDAY_MORNING
+    local = outcome.meeting_time.astimezone(ZoneInfo("America/New_York"))
+    assert f"{local:%A} {local.day} {local:%B} at" in spoken[1]  # the second time offered
+    booked = await stored_events(bus, subject_filter(MeetingBooked))
+    [booking] = [b for b in booked if b.call_id == request.call_id]
+    assert booking.slot_id != taken.slot_id
+    assert booking.meeting_id == outcome.meeting_id
+    assert "you are booked for" in " ".join(heard.agent_lines[-3:])
 
 
 async def test_take_me_off_your_list_records_the_opt_out_and_ends_the_call(bus: EventBus):
@@ -179,7 +227,7 @@ WEDNESDAY_MORNING = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # 10:30 in New Yor
 
 
 async def test_a_prospect_who_asks_for_a_callback_gets_one_booked_in_their_time(bus: EventBus):
-    request = call_requested()
+    request = call_requested(at=WEDNESDAY_MORNING)
     await bus.publish(request)
     lines = ["Hello, Rosa speaking.", "I'm busy right now, call me back tomorrow afternoon."]
     service_context = conversation_service(bus, clock=clock_from(WEDNESDAY_MORNING))
