@@ -7,7 +7,7 @@ the lead is an ATTENDEE by email when one is known, else by phone number (a tel:
 
 from __future__ import annotations
 
-from icalendar import Event, vCalAddress, vText
+from icalendar import Calendar, Event, vCalAddress, vText
 
 from libs.events import MeetingBooked
 from services.conversation.calendar.port import meeting_uid
@@ -39,6 +39,17 @@ def meeting_event(booking: MeetingBooked, *, cancelled: bool = False) -> Event:
     attendee.params["partstat"] = vText("ACCEPTED")  # they agreed to it on the call
     event.add("attendee", attendee, encode=False)
     return event
+
+
+def calendar_of(*events: Event) -> Calendar:
+    """The VCALENDAR holding `events`: what a calendar stores or a feed serves. A caller
+    sending it as an invite adds its METHOD."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODUCT_ID)
+    calendar.add("version", "2.0")
+    for event in events:
+        calendar.add_component(event)
+    return calendar
 
 
 def _description(booking: MeetingBooked) -> str:
