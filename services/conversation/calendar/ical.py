@@ -7,9 +7,12 @@ the lead is an ATTENDEE by email when one is known, else by phone number (a tel:
 
 from __future__ import annotations
 
-from icalendar import Calendar, Event, vCalAddress, vText
+from collections.abc import Iterable
+from datetime import timedelta
 
-from libs.events import MeetingBooked
+from icalendar import Calendar, Event, vCalAddress, vDuration, vText
+
+from libs.events import MeetingBooked, MeetingCanceled
 from services.conversation.calendar.port import meeting_uid
 
 PRODUCT_ID = "-//Sales Agent//Meetings//EN"
@@ -41,12 +44,15 @@ def meeting_event(booking: MeetingBooked, *, cancelled: bool = False) -> Event:
     return event
 
 
-def calendar_of(*events: Event) -> Calendar:
-    """The VCALENDAR holding `events`: what a calendar stores or a feed serves. A caller
-    sending it as an invite adds its METHOD."""
+def calendar_of(*events: Event, method: str | None = None) -> Calendar:
+    """The VCALENDAR holding `events`: what a calendar stores (no METHOD) or what is sent
+    or published (an iTIP METHOD: REQUEST, CANCEL, PUBLISH)."""
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    if method is not None:
+        calendar.add("method", method)
     for event in events:
         calendar.add_component(event)
     return calendar
@@ -60,3 +66,38 @@ def _description(booking: MeetingBooked) -> str:
         "Booked on a call" if booking.call_id else "Booked through the API",
     ]
     return "\n".join(line for line in lines if line)
+
+
+# Whole calendars: what is downloaded, mailed and subscribed to. Each is built from stored
+# events alone (no clock is read), so the same booking always gives the same bytes.
+
+# How often a subscribed calendar app is asked to fetch the feed again.
+FEED_REFRESH = timedelta(minutes=15)
+
+
+def invite(booking: MeetingBooked) -> bytes:
+    """The booking as an iTIP REQUEST: a calendar that receives it adds the event, or, for a
+    later revision of the meeting (same UID, higher SEQUENCE), moves it."""
+    return calendar_of(meeting_event(booking), method="REQUEST").to_ical()
+
+
+def cancellation(booking: MeetingBooked, canceled: MeetingCanceled | None = None) -> bytes:
+    """The booking as an iTIP CANCEL: STATUS:CANCELLED, SEQUENCE one past the booking's, so
+    a calendar that holds the event takes it out. Stamped with the cancel's time if given."""
+    event = meeting_event(booking, cancelled=True)
+    if canceled is not None:
+        event.pop("dtstamp")
+        event.add("dtstamp", canceled.occurred_at)
+    return calendar_of(event, method="CANCEL").to_ical()
+
+
+def feed(rep_name: str, meetings: Iterable[MeetingBooked]) -> bytes:
+    """A rep's standing meetings as a published calendar, for a calendar app to subscribe
+    to: the caller passes only the bookings that still hold."""
+    calendar = calendar_of(method="PUBLISH")
+    calendar.add("x-wr-calname", f"Meetings: {rep_name}")
+    calendar.add("refresh-interval", FEED_REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", vDuration(FEED_REFRESH))
+    for booking in sorted(meetings, key=lambda b: (b.starts_at, str(b.meeting_id))):
+        calendar.add_component(meeting_event(booking))
+    return calendar.to_ical()
