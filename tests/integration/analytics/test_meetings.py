@@ -9,6 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 from uuid import UUID
 
 import pytest
+from rich.console import Console
 
 from libs.bus import EventBus
 from libs.events import (
@@ -29,6 +30,7 @@ from libs.events import (
     encode_event,
 )
 from services.analytics.rebuild import rebuild
+from services.demo import report_meetings
 from tests.integration.analytics.histories import booking
 from tests.integration.analytics.support import (
     assert_original_results,
@@ -41,6 +43,7 @@ from tests.integration.analytics.support import (
 
 DAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday; 10:00 AM in New York
 CAMPAIGN = UUID("00000000-0000-4000-8000-0000000e7001")
+QUIET = UUID("00000000-0000-4000-8000-0000000e7002")
 SAM = {"rep_id": "sam", "rep_name": "Sam Okafor", "rep_email": "sam@example.com"}
 
 # lead: business type, company size, the lead's zone
@@ -383,3 +386,53 @@ async def test_a_rebuild_and_duplicates_give_the_same_results(meetings, tmp_path
     assert (target.parent / "results.csv").read_bytes().decode() == before_csv
     after_csv = (await client.get("/results/download")).text
     assert after_csv == before_csv  # the duplicates changed nothing
+
+
+async def test_the_demo_lists_the_standing_meetings_in_each_lead_s_zone(meetings):
+    client, _, _, _ = meetings
+    console = Console(record=True, width=160)
+    await report_meetings(client, console, str(CAMPAIGN))
+    said = console.export_text()
+    assert "Meetings booked" in said
+    rows = {
+        business: line
+        for line in said.splitlines()
+        for business in ("Booked Co", "Moved Co", "Followed-Up Co")
+        if business in line
+    }
+    assert list(rows) == ["Booked Co", "Followed-Up Co", "Moved Co"]  # soonest first
+    assert "Wed 4 Mar 10:00 AM EST" in rows["Booked Co"]
+    assert "Mon 2 Mar 10:00 AM EST" in rows["Booked Co"]  # the call, where the lead is
+    assert "Tue 10 Mar 10:00 AM PDT" in rows["Moved Co"] and "Alex Morgan" in rows["Moved Co"]
+    assert "Wed 4 Mar 8:30 AM MST" in rows["Followed-Up Co"]
+    assert "Sam Okafor" in rows["Followed-Up Co"]
+    assert "Mon 2 Mar 8:30 AM MST" in rows["Followed-Up Co"]  # the call that booked it
+    assert "not later than the call" not in said
+
+
+async def test_the_demo_shows_in_red_a_meeting_not_later_than_its_call(bus: EventBus, tmp_path):
+    told = Story()
+    told.lead("early", "Retail", "small", "America/New_York")
+    told.lead("quiet", "Retail", "small", "America/New_York")
+    told.campaign(CAMPAIGN, "Early", ("early",))
+    told.campaign(QUIET, "Quiet", ("quiet",))
+    told.call("early", DAY, book=DAY - timedelta(hours=1))  # an hour before the call
+    told.call("quiet", DAY, campaign_id=QUIET)
+    last = await publish(bus, told.events)
+    async with serving(bus, settings_for(tmp_path)) as (client, projector):
+        await projector.wait_for(last)
+        early = Console(record=True, width=200, force_terminal=True, color_system="standard")
+        await report_meetings(client, early, str(CAMPAIGN))
+        quiet = Console(record=True, width=200)
+        await report_meetings(client, quiet, str(QUIET))
+    styled = early.export_text(clear=False, styles=True)
+    said = early.export_text()
+    assert (
+        "Early Co: the meeting at Mon 2 Mar 9:00 AM EST is not later than the call that "
+        "booked it at Mon 2 Mar 10:00 AM EST"
+    ) in " ".join(said.split())
+    assert "\x1b[31m" in styled  # in red, for a person to see
+    assert (
+        quiet.export_text().strip()
+        == "No meetings booked: none of this campaign's calls holds a booking."
+    )
