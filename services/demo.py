@@ -10,18 +10,22 @@ import asyncio
 import logging
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from services.analytics.results_contract import contract_violations
 
 POLL_SECONDS = 0.5
 GIVE_UP_AFTER_SECONDS = 30 * 60
+CALLS_PAGE = 500  # the most the Calls API gives at once
 
 
 class DemoError(RuntimeError):
@@ -167,6 +171,7 @@ async def report(
         f"Call duration p50 {seconds(duration['p50'])}, p95 {seconds(duration['p95'])}   "
         f"Agent response p50 {seconds(latency['p50'])}, p95 {seconds(latency['p95'])}"
     )
+    await report_meetings(api, console, campaign_id)
     download = await api.get("/results/download", params={"campaign": campaign_id})
     violations = contract_violations(download.text)
     verdict = (
@@ -175,6 +180,83 @@ async def report(
         else "[red]departs from the original columns: " + "; ".join(violations[:5]) + "[/]"
     )
     console.print(f"Results CSV: [bold]{results_csv}[/] ({verdict})")
+
+
+async def campaign_calls(api: httpx.AsyncClient, campaign_id: str) -> list[dict[str, Any]]:
+    """Every call of the campaign, as the Calls API lists them, page by page."""
+    calls: list[dict[str, Any]] = []
+    while True:
+        page = await expect(
+            await api.get(
+                "/calls",
+                params={"campaign": campaign_id, "limit": CALLS_PAGE, "offset": len(calls)},
+            ),
+            "Reading the campaign's calls",
+        )
+        calls += page["calls"]
+        if not page["calls"] or len(calls) >= page["total"]:
+            return calls
+
+
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+async def standing_meetings(api: httpx.AsyncClient, campaign_id: str) -> list[dict[str, Any]]:
+    """One call per meeting that still stands: the latest of the campaign's calls that
+    booked or moved it, soonest meeting first."""
+    meetings: dict[str, dict[str, Any]] = {}
+    for call in await campaign_calls(api, campaign_id):
+        if call["meeting_status"] != "booked" or not call["call_date"]:
+            continue
+        known = meetings.get(call["meeting_id"])
+        if known is None or moment(call["call_date"]) > moment(known["call_date"]):
+            meetings[call["meeting_id"]] = call
+    return sorted(
+        meetings.values(), key=lambda call: (moment(call["meeting_time"]), call["meeting_id"])
+    )
+
+
+def lead_time(at: datetime, zone: str | None) -> str:
+    """A moment as the lead was told it, where the lead is: "Tue 8 Dec 10:30 AM EST"."""
+    try:
+        local = at.astimezone(ZoneInfo(zone)) if zone else at
+    except (ZoneInfoNotFoundError, ValueError):
+        local = at  # a zone this machine does not know: its offset still says the time
+    hour = local.hour % 12 or 12
+    return f"{local:%a} {local.day} {local:%b} {hour}:{local:%M} {local:%p} {local.tzname()}"
+
+
+async def report_meetings(api: httpx.AsyncClient, console: Console, campaign_id: str) -> None:
+    """The campaign's standing meetings, and any that is not later than its call."""
+    meetings = await standing_meetings(api, campaign_id)
+    if not meetings:
+        console.print("No meetings booked: none of this campaign's calls holds a booking.")
+        return
+    table = Table(title="Meetings booked", title_justify="left")
+    for column in ("business", "contact", "meeting (lead's time)", "rep", "call (lead's time)"):
+        table.add_column(column)
+    too_early: list[str] = []
+    for call in meetings:
+        zone = call["meeting_zone"]
+        starts, called = moment(call["meeting_time"]), moment(call["call_date"])
+        table.add_row(  # the leads' own text is shown as it is, never read as markup
+            escape(call["business_name"]),
+            escape(call["contact_name"]),
+            lead_time(starts, zone),
+            escape(call["meeting_rep"] or ""),
+            lead_time(called, zone),
+        )
+        if starts <= called:
+            too_early.append(
+                f"{escape(call['business_name'])}: the meeting at {lead_time(starts, zone)} "
+                f"is not later than the call that booked it at {lead_time(called, zone)}"
+            )
+    console.print(table)
+    for problem in too_early:
+        console.print(
+            f"[bold red]Meeting not after its call:[/] [red]{problem}[/]", highlight=False
+        )
 
 
 def seconds(value: float | None) -> str:

@@ -14,7 +14,7 @@ from uuid import UUID
 import duckdb
 import msgspec
 
-from services.analytics.domain import NOT_DIALLED
+from services.analytics.domain import NOT_DIALLED, local_moment
 from services.analytics.replay import Recorded
 from services.analytics.reports import CALL_FACTS, sql_text
 
@@ -61,8 +61,22 @@ class TranscriptTurn(msgspec.Struct, kw_only=True):
 
 
 class Meeting(msgspec.Struct, kw_only=True):
-    scheduled: bool
-    time: datetime | None
+    """The meeting the call's outcome links, as its booking stands now; the model's own
+    word that it set one is `claimed`, which alone books nothing."""
+
+    scheduled: bool  # a booking the outcome links, and it still holds
+    meeting_id: UUID | None  # the booking the outcome links; None: it links none
+    # booked (it holds), canceled, failed (the calendar refused it); None: no booking of
+    # that id is known
+    status: str | None
+    time: datetime | None  # its current start, in the lead's zone with the offset
+    ends_at: datetime | None  # likewise
+    time_zone: str | None  # the IANA zone the time was told to the lead in
+    rep: str | None  # the rep's name
+    rep_email: str | None
+    revision: int | None  # 0 when first booked, one more each time it was moved
+    booked_on_call: UUID | None  # the call that booked it; None: through the API
+    claimed: bool  # the outcome said a meeting was set
 
 
 class CallEventRecord(msgspec.Struct, kw_only=True):
@@ -118,7 +132,12 @@ class CallSummary(msgspec.Struct, kw_only=True):
     ended_at: datetime | None
     duration_seconds: float | None
     interest_level: str | None
-    scheduled_meeting: bool | None
+    scheduled_meeting: bool | None  # a booking the outcome links still holds; None: no outcome
+    meeting_id: UUID | None  # the booking the outcome links, however it stands
+    meeting_status: str | None  # booked, canceled, failed
+    meeting_time: datetime | None  # its current start, in the lead's zone with the offset
+    meeting_zone: str | None
+    meeting_rep: str | None
 
 
 class CallPage(msgspec.Struct, kw_only=True):
@@ -206,10 +225,28 @@ def call_detail(cursor: duckdb.DuckDBPyConnection, call_id: UUID) -> CallDetail 
         summary=row["conversation_summary"],
         summary_written_by=row["summary_written_by"],
         interest_level=row["interest_level"],
-        meeting=Meeting(scheduled=bool(row["scheduled_meeting"]), time=row["meeting_time"]),
+        meeting=meeting_of(row),
         next_steps=row["next_steps"],
         callback_at=row["callback_at"],
         recording_url=row["recording_url"],
+    )
+
+
+def meeting_of(row: dict[str, Any]) -> Meeting:
+    zone = row["meeting_zone"]
+    linked = row["meeting_status"] is not None
+    return Meeting(
+        scheduled=bool(row["scheduled_meeting"]),
+        meeting_id=row["meeting_id"],
+        status=row["meeting_status"],
+        time=local_moment(row["meeting_starts_at"], zone) if linked else None,
+        ends_at=local_moment(row["meeting_ends_at"], zone) if linked else None,
+        time_zone=zone,
+        rep=row["meeting_rep"],
+        rep_email=row["meeting_rep_email"],
+        revision=row["meeting_revision"],
+        booked_on_call=row["meeting_booked_on_call"],
+        claimed=bool(row["meeting_claimed"]),
     )
 
 
@@ -232,7 +269,8 @@ WITH {CALL_FACTS}
 SELECT f.call_id, f.lead_id, coalesce(l.business_name, '') AS business_name,
     coalesce(l.contact_name, '') AS contact_name, coalesce(l.phone_number, '') AS phone_number,
     f.campaign_id, f.attempt, f.state, f.call_status, f.call_result, f.call_date, f.ended_at,
-    f.call_seconds AS duration_seconds, f.interest_level, f.scheduled_meeting
+    f.call_seconds AS duration_seconds, f.interest_level, f.scheduled_meeting,
+    f.meeting_id, f.meeting_status, f.meeting_time, f.meeting_zone, f.meeting_rep
 {LIST_FILTERS}
 ORDER BY f.call_date DESC NULLS LAST, f.attempt DESC NULLS LAST, f.call_id DESC
 LIMIT $limit OFFSET $offset

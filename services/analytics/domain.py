@@ -8,9 +8,10 @@ never changes the tables (incremental projection and a full rebuild agree).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import get_args
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -47,9 +48,11 @@ from libs.events.model import (
 )
 from services.analytics.results_contract import ORIGINAL_COLUMNS
 from services.analytics.rows import (
+    BookingRow,
     CallRow,
     CampaignLeadRow,
     CampaignRow,
+    CancelRow,
     LeadRow,
     OptOutRow,
     OutcomeRow,
@@ -61,7 +64,8 @@ from services.analytics.rows import (
 
 # Ours come after the original system's columns: how often the lead was called, what
 # exactly happened on its latest call (call_status keeps the original's three words), why a
-# lead was not called, our categories beside the uploaded text, and links to the call.
+# lead was not called, our categories beside the uploaded text, links to the call, and the
+# meeting it has booked (its time where the lead is, and the rep who takes it).
 EXTRA_COLUMNS = (
     "attempts",
     "call_result",
@@ -71,6 +75,8 @@ EXTRA_COLUMNS = (
     "callback_at",
     "recording_url",
     "call_id",
+    "meeting_time",
+    "meeting_rep",
 )
 RESULT_COLUMNS = ORIGINAL_COLUMNS + EXTRA_COLUMNS
 
@@ -150,6 +156,8 @@ class ProjectionBatch:
         self.outcomes: dict[UUID, OutcomeRow] = {}
         self.opt_outs: dict[tuple[UUID, str], OptOutRow] = {}
         self.withheld: dict[tuple[UUID, UUID], WithheldRow] = {}
+        self.bookings: dict[tuple[UUID, UUID], BookingRow] = {}  # (meeting, slot)
+        self.cancels: dict[tuple[UUID, UUID], CancelRow] = {}
 
     def add(self, event: AnyEvent) -> None:
         match event:
@@ -182,14 +190,12 @@ class ProjectionBatch:
                 | CallRecorded()
             ):
                 fill_call(self._call(event), event)
-            case (
-                MediaStreamStarted()
-                | CallDialing()
-                | TurnRecorded()
-                | MeetingBooked()
-                | MeetingCanceled()
-            ):
+            case MediaStreamStarted() | CallDialing() | TurnRecorded():
                 pass  # the audit trail's: no table counts it
+            case MeetingBooked():
+                self._add_booking(event)
+            case MeetingCanceled():
+                self._add_cancel(event)
             case TranscriptFinalized():
                 self._add_transcript(event)
             case OutcomeRecorded():
@@ -349,6 +355,7 @@ class ProjectionBatch:
             source=event.source,
             summary_written_by=event.summary_written_by,
             callback_at=utc(event.callback_at) if event.callback_at else None,
+            meeting_id=event.meeting_id,
         )
         current = self.outcomes.get(event.call_id)
         if current is None or row.recorded_at >= current.recorded_at:
@@ -359,6 +366,27 @@ class ProjectionBatch:
             call = self._call(event)
             call.failed_at, call.failure_reason = row.recorded_at, event.failure
             call.failure_detail = event.conversation_summary
+
+    def _add_booking(self, event: MeetingBooked) -> None:
+        row = booking_row(event)
+        key = (event.meeting_id, event.slot_id)
+        current = self.bookings.get(key)
+        # The same rule as the table's: the higher revision of one slot's booking wins.
+        if current is None or row.revision >= current.revision:
+            self.bookings[key] = row
+
+    def _add_cancel(self, event: MeetingCanceled) -> None:
+        row = CancelRow(
+            meeting_id=event.meeting_id,
+            slot_id=event.slot_id,
+            canceled_at=utc(event.occurred_at),
+            reason=event.reason,
+            detail=event.detail,
+        )
+        key = (event.meeting_id, event.slot_id)
+        current = self.cancels.get(key)
+        if current is None or row.canceled_at >= current.canceled_at:
+            self.cancels[key] = row
 
 
 def fold(events: Iterable[AnyEvent]) -> ProjectionBatch:
@@ -390,6 +418,44 @@ def lead_row(
         imported_status=status,
         source=source,
         imported_at=utc(imported_at) if imported_at else None,
+    )
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """The IANA zone by name; UTC when this machine does not know it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_moment(moment: datetime, zone: str) -> datetime:
+    """A moment (aware, or naive UTC as the tables hold it) in the named zone."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(zone_of(zone))
+
+
+def booking_row(event: MeetingBooked) -> BookingRow:
+    return BookingRow(
+        meeting_id=event.meeting_id,
+        slot_id=event.slot_id,
+        revision=event.revision,
+        booked_at=utc(event.occurred_at),
+        rep_id=event.rep_id,
+        rep_name=event.rep_name,
+        rep_email=event.rep_email,
+        starts_at=utc(event.starts_at),
+        ends_at=utc(event.ends_at),
+        lead_zone=event.lead_zone,
+        starts_local=local_moment(event.starts_at, event.lead_zone).isoformat(timespec="seconds"),
+        calendar=event.calendar,
+        lead_id=event.lead_id,
+        call_id=event.call_id,
+        campaign_id=event.campaign_id,
+        business_name=event.business_name,
+        contact_name=event.contact_name,
+        contact_number=event.contact_number,
+        contact_email=event.contact_email,
     )
 
 

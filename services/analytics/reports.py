@@ -83,7 +83,19 @@ ANSWERED_BY = f"""
     CASE WHEN classified_by IN ({", ".join(sql_text(v) for v in sorted(NOT_A_PERSON))})
         THEN classified_by ELSE coalesce(answered_by, classified_by) END"""
 
+# The meeting a call's outcome links, as it stands (schema.MEETINGS_VIEW), by column names
+# of its own so that joining it beside the call's tables is unambiguous.
+LINKED_MEETINGS = """
+    SELECT meeting_id AS linked_meeting_id, status AS meeting_status,
+        starts_local AS meeting_time, starts_at AS meeting_starts_at,
+        ends_at AS meeting_ends_at, lead_zone AS meeting_zone, rep_name AS meeting_rep,
+        rep_email AS meeting_rep_email, revision AS meeting_revision,
+        call_id AS meeting_booked_on_call
+    FROM meetings"""
+
 # Every call with what its transcript and outcome add, its result and the original status.
+# scheduled_meeting is the booking's word, not the model's: true only while the meeting the
+# outcome links (meeting_id) still holds; the model's claim is kept as meeting_claimed.
 CALL_FACTS = f"""
 calls_read AS (SELECT * REPLACE ({ANSWERED_BY} AS answered_by) FROM calls),
 call_results AS (
@@ -91,11 +103,15 @@ call_results AS (
         coalesce(c.completed_at, c.failed_at) AS ended_at,
         coalesce(c.duration_seconds, t.duration_seconds) AS call_seconds,
         t.turns, t.ended_by, o.conversation_summary, o.summary_written_by, o.interest_level,
-        o.scheduled_meeting, o.meeting_time, o.next_steps, o.callback_at
+        CASE WHEN o.call_id IS NULL THEN NULL
+            ELSE coalesce(m.meeting_status = 'booked', false) END AS scheduled_meeting,
+        o.scheduled_meeting AS meeting_claimed, o.meeting_id, m.* EXCLUDE (linked_meeting_id),
+        o.next_steps, o.callback_at
     FROM calls_read c
     LEFT JOIN transcripts t USING (call_id)
     LEFT JOIN outcomes o USING (call_id)
     LEFT JOIN (SELECT DISTINCT call_id FROM opt_outs WHERE call_id IS NOT NULL) oc USING (call_id)
+    LEFT JOIN ({LINKED_MEETINGS}) m ON m.linked_meeting_id = o.meeting_id
 ),
 call_facts AS (
     SELECT *, CASE WHEN call_result LIKE {sql_text(NOT_DIALLED + ":%")} THEN ''
@@ -107,8 +123,8 @@ SCOPE = f"""{CALL_FACTS},
 scoped_calls AS (
     SELECT c.call_id, c.lead_id, c.campaign_id, c.attempt, c.failure_reason, c.call_date,
         c.call_result, c.call_status, c.call_seconds AS duration_seconds, c.turns,
-        c.conversation_summary, c.interest_level, c.scheduled_meeting, c.next_steps,
-        c.callback_at, c.recording_url
+        c.conversation_summary, c.interest_level, c.scheduled_meeting, c.meeting_time,
+        c.meeting_rep, c.next_steps, c.callback_at, c.recording_url
     FROM call_facts c
     -- refused before the carrier, or never taken by it: not a call, not an attempt
     WHERE c.refusal_rule IS NULL AND c.failure_reason IS DISTINCT FROM 'not-dialled'
@@ -156,6 +172,7 @@ facts AS (
     SELECT m.*, l.business_type, l.company_size,
         count(c.call_id) AS attempts,
         coalesce(bool_or(c.call_result IN ({sql_list(PERSON_ANSWERED)})), false) AS answered,
+        -- a meeting one of its calls booked that still holds: the lead's results row says so
         coalesce(bool_or(c.scheduled_meeting), false) AS booked,
         count(c.call_id) FILTER (WHERE c.call_result IN ({sql_list(MACHINE_ANSWERED)}))
             AS voicemails,
@@ -272,6 +289,12 @@ latest AS (
 ),
 latest_refusal AS (
     SELECT lead_id, arg_max(rule, refused_at) AS rule FROM scoped_refusals GROUP BY lead_id
+),
+lead_meeting AS (  -- the lead's standing meeting, from the latest call whose booking holds
+    SELECT lead_id, meeting_time, meeting_rep FROM scoped_calls WHERE scheduled_meeting
+    QUALIFY row_number() OVER (
+        PARTITION BY lead_id
+        ORDER BY call_date DESC NULLS LAST, attempt DESC NULLS LAST, call_id DESC) = 1
 )
 SELECT l.business_name, l.phone_number AS contact_number, l.contact_name,
     coalesce(nullif(l.business_type_original, ''), l.business_type) AS business_type,
@@ -281,7 +304,7 @@ SELECT l.business_name, l.phone_number AS contact_number, l.contact_name,
     coalesce(strftime(c.call_date, '{ISO_FORMAT}'), '') AS call_date,
     coalesce(c.conversation_summary, '') AS conversation_summary,
     coalesce(c.interest_level, '') AS interest_level,
-    CASE WHEN c.call_id IS NULL THEN '' WHEN c.scheduled_meeting THEN 'true' ELSE 'false' END
+    CASE WHEN c.call_id IS NULL THEN '' WHEN s.booked THEN 'true' ELSE 'false' END
         AS scheduled_meeting,
     coalesce(c.next_steps, '') AS next_steps,
     s.attempts,
@@ -291,10 +314,13 @@ SELECT l.business_name, l.phone_number AS contact_number, l.contact_name,
     l.company_size AS size_category,
     coalesce(strftime(c.callback_at, '{ISO_FORMAT}'), '') AS callback_at,
     coalesce(c.recording_url, '') AS recording_url,
-    coalesce(c.call_id::VARCHAR, '') AS call_id
+    coalesce(c.call_id::VARCHAR, '') AS call_id,
+    coalesce(lm.meeting_time, '') AS meeting_time,
+    coalesce(lm.meeting_rep, '') AS meeting_rep
 FROM statuses s JOIN leads l USING (lead_id)
 LEFT JOIN latest c USING (lead_id)
 LEFT JOIN latest_refusal r USING (lead_id)
+LEFT JOIN lead_meeting lm USING (lead_id)
 ORDER BY l.business_name, l.phone_number
 """
 
@@ -313,6 +339,8 @@ class Totals(msgspec.Struct, kw_only=True):
     calls: int
     answered: int
     answer_rate: float  # of dialled leads
+    # Leads one of whose calls booked a meeting that still holds (canceled or failed
+    # bookings, and a model's claim with no booking, do not count).
     meetings_booked: int
     meeting_rate: float  # of answered leads
     opt_outs: int

@@ -110,6 +110,9 @@ class OutcomeRow(msgspec.Struct, kw_only=True):
     source: str
     summary_written_by: str | None  # model or template; None: recorded before it was kept
     callback_at: datetime | None  # the prospect asked to be called back then
+    # The booking behind scheduled_meeting (MeetingBooked.meeting_id); None: no booking,
+    # whatever the model said.
+    meeting_id: UUID | None = None
 
 
 class OptOutRow(msgspec.Struct, kw_only=True):
@@ -129,3 +132,39 @@ class WithheldRow(msgspec.Struct, frozen=True, kw_only=True):
     campaign_id: UUID
     withheld_at: datetime
     rule: str
+
+
+class BookingRow(msgspec.Struct, kw_only=True):
+    """A meeting booked in one slot (MeetingBooked). A moved meeting keeps its id and has a
+    row per slot it was ever in; its current booking is its highest revision."""
+
+    meeting_id: UUID
+    slot_id: UUID
+    revision: int  # 0 when first booked, one more each time it is moved
+    booked_at: datetime
+    rep_id: str
+    rep_name: str
+    rep_email: str
+    starts_at: datetime
+    ends_at: datetime
+    lead_zone: str  # the IANA zone the time was told to the lead in
+    starts_local: str  # starts_at in lead_zone, ISO 8601 with its offset (UTC if unknown)
+    calendar: str  # embedded or caldav
+    lead_id: UUID | None
+    call_id: UUID | None  # the call that booked it; None: booked through the API
+    campaign_id: UUID | None
+    business_name: str
+    contact_name: str
+    contact_number: str
+    contact_email: str
+
+
+class CancelRow(msgspec.Struct, kw_only=True):
+    """The booking of a meeting in a slot is off (MeetingCanceled): canceled, moved to
+    another slot (rescheduled), or never written to the external calendar."""
+
+    meeting_id: UUID
+    slot_id: UUID
+    canceled_at: datetime
+    reason: str  # canceled, rescheduled, calendar-failed
+    detail: str

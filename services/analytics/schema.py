@@ -15,9 +15,11 @@ from typing import Literal
 import msgspec
 
 from services.analytics.rows import (
+    BookingRow,
     CallRow,
     CampaignLeadRow,
     CampaignRow,
+    CancelRow,
     LeadRow,
     OptOutRow,
     OutcomeRow,
@@ -59,7 +61,8 @@ class Table:
     row_type: type[msgspec.Struct]
     key: tuple[str, ...]
     conflict: Conflict
-    newer_by: str = ""  # the timestamp that decides replace_if_newer (and fill's versioned)
+    newer_by: str = ""  # the column (a time, a revision) that decides replace_if_newer
+    # (and fill's versioned)
     versioned: tuple[str, ...] = ()  # fill: columns that follow `newer_by` instead
 
     @property
@@ -129,7 +132,35 @@ OPT_OUTS = Table("opt_outs", OptOutRow, ("lead_id", "phone_number"), "ignore")
 
 WITHHELD = Table("withheld", WithheldRow, ("event_id", "lead_id"), "ignore")
 
-TABLES = (LEADS, CAMPAIGNS, CAMPAIGN_LEADS, CALLS, TRANSCRIPTS, OUTCOMES, OPT_OUTS, WITHHELD)
+# A meeting's booking in a slot, and the word that it is off. Kept apart, so that a cancel
+# read before its booking still counts; a slot's latest cancel is the one that says why.
+MEETING_BOOKINGS = Table(
+    "meeting_bookings",
+    BookingRow,
+    ("meeting_id", "slot_id"),
+    "replace_if_newer",
+    newer_by="revision",
+)
+MEETING_CANCELS = Table(
+    "meeting_cancels",
+    CancelRow,
+    ("meeting_id", "slot_id"),
+    "replace_if_newer",
+    newer_by="canceled_at",
+)
+
+TABLES = (
+    LEADS,
+    CAMPAIGNS,
+    CAMPAIGN_LEADS,
+    CALLS,
+    TRANSCRIPTS,
+    OUTCOMES,
+    OPT_OUTS,
+    WITHHELD,
+    MEETING_BOOKINGS,
+    MEETING_CANCELS,
+)
 
 POSITION_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_position "
@@ -147,8 +178,30 @@ TURNS_VIEW = (
 )
 
 
+# One row per meeting as it stands: its current booking (the highest revision) and whether
+# that still holds. A booking holds while its (meeting, slot) has no cancel; a meeting
+# moved elsewhere is canceled "rescheduled" in its old slot and holds in the new one.
+MEETINGS_VIEW = """
+CREATE OR REPLACE VIEW meetings AS
+SELECT b.*,
+    CASE WHEN c.reason IS NULL THEN 'booked'
+        WHEN c.reason = 'calendar-failed' THEN 'failed' ELSE 'canceled' END AS status,
+    c.canceled_at, c.reason AS cancel_reason, c.detail AS cancel_detail
+FROM meeting_bookings b
+LEFT JOIN meeting_cancels c USING (meeting_id, slot_id)
+QUALIFY row_number() OVER (
+    PARTITION BY b.meeting_id ORDER BY b.revision DESC, b.booked_at DESC, b.slot_id DESC) = 1
+"""
+
+
 def schema_statements() -> list[str]:
-    return [*(table.create_sql() for table in TABLES), POSITION_DDL, POSITION_SEED, TURNS_VIEW]
+    return [
+        *(table.create_sql() for table in TABLES),
+        POSITION_DDL,
+        POSITION_SEED,
+        TURNS_VIEW,
+        MEETINGS_VIEW,
+    ]
 
 
 # A file written by a build with other tables is rebuilt from the stream, not patched:
@@ -167,6 +220,7 @@ def schema_digest() -> str:
 def drop_statements() -> list[str]:
     return [
         "DROP VIEW IF EXISTS transcript_turns",
+        "DROP VIEW IF EXISTS meetings",
         *(f"DROP TABLE IF EXISTS {table.name}" for table in TABLES),
         "DROP TABLE IF EXISTS projection_position",
     ]

@@ -27,6 +27,8 @@ from services.analytics.schema import (
     GET_POSITION,
     GET_SCHEMA,
     LEADS,
+    MEETING_BOOKINGS,
+    MEETING_CANCELS,
     OPT_OUTS,
     OUTCOMES,
     SCHEMA_DDL,
@@ -132,6 +134,8 @@ def write_batch(
         (OUTCOMES, list(batch.outcomes.values()), False),
         (OPT_OUTS, list(batch.opt_outs.values()), False),
         (WITHHELD, list(batch.withheld.values()), False),
+        (MEETING_BOOKINGS, list(batch.bookings.values()), False),
+        (MEETING_CANCELS, list(batch.cancels.values()), False),
     ]
     connection.begin()
     try:

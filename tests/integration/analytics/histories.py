@@ -20,13 +20,50 @@ from libs.events import (
     LeadImported,
     LeadOptedOut,
     LeadProfile,
+    MeetingBooked,
+    MeetingCanceled,
     OutcomeRecorded,
     TimeWindow,
     TranscriptFinalized,
     Turn,
+    slot_id_for,
 )
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+REP = {"rep_id": "alex", "rep_name": "Alex Morgan", "rep_email": "alex@example.com"}
+MEETING_MINUTES = 30
+
+
+def booking(
+    ids: dict[str, UUID],
+    profile: LeadProfile,
+    *,
+    event_id: UUID,
+    at: datetime,
+    meeting_id: UUID,
+    starts_at: datetime,
+    zone: str = "America/New_York",
+    revision: int = 0,
+    rep: dict[str, str] = REP,
+) -> MeetingBooked:
+    """The meeting a call books, in the rep's slot at `starts_at`."""
+    return MeetingBooked(
+        event_id=event_id,
+        occurred_at=at,
+        slot_id=slot_id_for(rep["rep_id"], starts_at),
+        meeting_id=meeting_id,
+        **rep,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=MEETING_MINUTES),
+        lead_zone=zone,
+        **ids,
+        business_name=profile.business_name,
+        contact_name=profile.contact_name,
+        contact_number=profile.phone_number,
+        revision=revision,
+    )
+
+
 BUSINESS_TYPES = ("Restaurant", "Retail", "Healthcare", "Real Estate", "Other")
 SIZES = ("small", "medium", "large", "unknown")
 
@@ -38,6 +75,8 @@ class History:
         self.random = random.Random(seed)
         self.clock = START
         self.events: list[AnyEvent] = []
+        self.booked: dict[UUID, MeetingBooked] = {}  # each meeting's current booking
+        self.slots = 0
 
     def uuid(self) -> UUID:
         return UUID(int=self.random.getrandbits(128), version=4)
@@ -182,6 +221,7 @@ class History:
             )
         )
         interest = self.random.choice(("high", "medium", "low"))
+        meeting = self.meeting(ids, profile) if interest == "high" else None
         self.events.append(
             OutcomeRecorded(
                 event_id=self.uuid(),
@@ -191,8 +231,11 @@ class History:
                 interest_level=interest,
                 scheduled_meeting=interest == "high",
                 next_steps="Send the invite" if interest == "high" else "",
+                meeting_id=meeting,
             )
         )
+        if meeting is not None:
+            self.meeting_fate(ids, profile, meeting)
         if opted_out:
             self.events.append(
                 LeadOptedOut(
@@ -208,6 +251,61 @@ class History:
         self.events.append(
             CallCompleted(
                 event_id=self.uuid(), occurred_at=self.tick(), **ids, duration_seconds=duration
+            )
+        )
+
+    def meeting(self, ids: dict[str, UUID], profile: LeadProfile) -> UUID | None:
+        """Most keen leads book a meeting; some the model only says they did."""
+        if self.random.random() < 0.1:
+            return None  # the model's word alone: no booking
+        meeting_id = self.uuid()
+        self.booked[meeting_id] = booking(
+            ids,
+            profile,
+            event_id=self.uuid(),
+            at=self.tick(),
+            meeting_id=meeting_id,
+            starts_at=self.slot(),
+        )
+        self.events.append(self.booked[meeting_id])
+        return meeting_id
+
+    def slot(self) -> datetime:
+        """A free half hour of the rep's, days after the call."""
+        self.slots += 1
+        day = self.clock.replace(hour=15, minute=0, second=0, microsecond=0)
+        return day + timedelta(days=2 + self.slots // 16, minutes=30 * (self.slots % 16))
+
+    def meeting_fate(self, ids: dict[str, UUID], profile: LeadProfile, meeting_id: UUID) -> None:
+        """Later: a booking is canceled, moved to another slot, or refused by the calendar."""
+        booked = self.booked[meeting_id]
+        fate = self.random.random()
+        if fate < 0.15:
+            reason = "canceled"
+        elif fate < 0.2:
+            reason = "calendar-failed"
+        elif fate < 0.35:
+            moved = booking(
+                ids,
+                profile,
+                event_id=self.uuid(),
+                at=self.tick(),
+                meeting_id=meeting_id,
+                starts_at=self.slot(),
+                revision=booked.revision + 1,
+            )
+            self.booked[meeting_id] = moved
+            self.events.append(moved)
+            reason = "rescheduled"
+        else:
+            return
+        self.events.append(
+            MeetingCanceled(
+                event_id=self.uuid(),
+                occurred_at=self.tick(),
+                slot_id=booked.slot_id,
+                meeting_id=meeting_id,
+                reason=reason,  # type: ignore[arg-type]
             )
         )
 
@@ -228,7 +326,8 @@ RECORDING = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
 class Fates:
     """One lead for every way a call (or a lead) can end, in one campaign, "Fates".
 
-    `leads` names each lead by its fate; `calls` names each lead's latest call.
+    `leads` names each lead by its fate; `calls` names each lead's latest call, and
+    `meetings` the meeting it booked.
     """
 
     def __init__(self) -> None:
@@ -236,6 +335,7 @@ class Fates:
         self.leads: dict[str, UUID] = {}
         self.profiles: dict[str, LeadProfile] = {}
         self.calls: dict[str, UUID] = {}
+        self.meetings: dict[str, UUID] = {}  # each lead's meeting, by fate
         self.clock = FATES_DAY
         self.count = 0
 
@@ -300,6 +400,33 @@ class Fates:
             )
         return ids
 
+    def book(
+        self,
+        ids: dict[str, UUID],
+        starts_at: datetime,
+        *,
+        zone: str = "America/New_York",
+        meeting_id: UUID | None = None,
+        revision: int = 0,
+    ) -> UUID:
+        """A booking for the call's lead (or a move of `meeting_id`); its id."""
+        fate = next(name for name, lead in self.leads.items() if lead == ids["lead_id"])
+        meeting_id = meeting_id or self.uuid()
+        self.meetings[fate] = meeting_id
+        self.events.append(
+            booking(
+                ids,
+                self.profiles[fate],
+                event_id=self.uuid(),
+                at=self.clock,
+                meeting_id=meeting_id,
+                starts_at=starts_at,
+                zone=zone,
+                revision=revision,
+            )
+        )
+        return meeting_id
+
     def add(self, kind: type, ids: dict[str, UUID] | None = None, **fields: object) -> None:
         self.events.append(
             kind(event_id=self.uuid(), occurred_at=self.at(), **(ids or {}), **fields)
@@ -313,6 +440,8 @@ class Fates:
         ended_by: str = "goodbye",
         interest: str = "medium",
         completed: bool = True,
+        book_at: datetime | None = None,
+        zone: str = "America/New_York",
         **outcome: object,
     ) -> None:
         self.add(CallAnswered, ids, answered_by=answered_by)
@@ -334,6 +463,8 @@ class Fates:
             ),
         )
         self.add(TranscriptFinalized, ids, turns=turns, duration_seconds=42.0, ended_by=ended_by)
+        if book_at is not None:  # booked while on the call, the moment it ended
+            outcome["meeting_id"] = self.book(ids, book_at, zone=zone)
         self.add(
             OutcomeRecorded,
             ids,
@@ -385,6 +516,7 @@ def every_fate() -> Fates:
         interest="high",
         scheduled_meeting=True,
         meeting_time=FATES_DAY + timedelta(days=2),
+        book_at=FATES_DAY + timedelta(days=2),  # 10:00 AM EST
         next_steps="Send the invite",
         summary_written_by="model",
     )

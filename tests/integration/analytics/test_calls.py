@@ -73,7 +73,19 @@ async def test_a_call_in_full_with_its_transcript_outcome_and_events(fates):
         "summary": "high interest",
         "summary_written_by": "model",
         "interest_level": "high",
-        "meeting": {"scheduled": True, "time": "2026-03-04T15:00:00Z"},
+        "meeting": {  # the booking, as it stands, in the lead's zone
+            "scheduled": True,
+            "meeting_id": str(history.meetings["answered"]),
+            "status": "booked",
+            "time": "2026-03-04T10:00:00-05:00",
+            "ends_at": "2026-03-04T10:30:00-05:00",
+            "time_zone": "America/New_York",
+            "rep": "Alex Morgan",
+            "rep_email": "alex@example.com",
+            "revision": 0,
+            "booked_on_call": str(call_id),
+            "claimed": True,
+        },
         "next_steps": "Send the invite",
         "callback_at": None,
         "recording_url": RECORDING,
@@ -222,6 +234,11 @@ async def test_calls_are_listed_newest_first_with_a_total_and_pages(fates):
         "duration_seconds": 42.0,
         "interest_level": "high",
         "scheduled_meeting": True,
+        "meeting_id": str(history.meetings["answered"]),
+        "meeting_status": "booked",
+        "meeting_time": "2026-03-04T10:00:00-05:00",
+        "meeting_zone": "America/New_York",
+        "meeting_rep": "Alex Morgan",
     }
 
 

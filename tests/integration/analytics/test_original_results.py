@@ -117,9 +117,18 @@ async def test_a_recording_a_callback_and_the_latest_call_are_linked(fates):
     rows = by_contact((await client.get("/results/download")).text)
     answered, callback = rows["answered owner"], rows["callback owner"]
     assert (answered["recording_url"], answered["scheduled_meeting"]) == (RECORDING, "true")
+    assert (answered["meeting_time"], answered["meeting_rep"]) == (
+        "2026-03-04T10:00:00-05:00",  # booked on the call, in the lead's zone
+        "Alex Morgan",
+    )
     assert answered["call_id"] == str(history.calls["answered"])
     assert callback["callback_at"] == "2026-03-03T17:00:00Z"
     assert (callback["recording_url"], callback["scheduled_meeting"]) == ("", "false")
+    assert (callback["meeting_time"], callback["meeting_rep"]) == ("", "")
+    assert (
+        rows["untouched owner"]["scheduled_meeting"],
+        rows["untouched owner"]["meeting_time"],
+    ) == ("", "")
     retried = rows["retried owner"]
     assert (retried["attempts"], retried["call_id"]) == ("2", str(history.calls["retried"]))
     assert rows["refused owner"]["attempts"] == "0"  # refused at the dial: no attempt

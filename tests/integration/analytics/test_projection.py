@@ -12,7 +12,7 @@ from libs.bus.consumer import ConsumerSettings, DurableBatchConsumer
 from libs.events import encode_event
 from services.analytics.store import ProjectionStore
 from services.analytics.worker import Projector
-from tests.factories import CALL_ID, CAMPAIGN_ID, LEAD_ID, one_of_each_event
+from tests.factories import CALL_ID, CAMPAIGN_ID, LEAD_ID, MEETING_ID, SLOT_ID, one_of_each_event
 from tests.integration.analytics.histories import realistic_events
 from tests.integration.analytics.support import (
     projecting,
@@ -66,6 +66,15 @@ async def test_each_event_kind_lands_in_its_table(bus: EventBus, tmp_path):
         (LEAD_ID, "+12025550143", "call")
     ]
     assert rows(path, "SELECT lead_id, rule FROM withheld") == [(LEAD_ID, "calling_window")]
+    assert rows(
+        path, "SELECT meeting_id, revision, rep_name, starts_local, call_id FROM meeting_bookings"
+    ) == [(MEETING_ID, 1, "Alex Morgan", "2026-03-05T10:30:00-05:00", CALL_ID)]
+    assert rows(path, "SELECT slot_id, reason FROM meeting_cancels") == [(SLOT_ID, "rescheduled")]
+    # moved away from its only known slot: as it stands, it does not hold
+    assert rows(path, "SELECT meeting_id, status, cancel_reason FROM meetings") == [
+        (MEETING_ID, "canceled", "rescheduled")
+    ]
+    assert rows(path, "SELECT meeting_id FROM outcomes") == [(MEETING_ID,)]
     assert rows(path, "SELECT last_sequence FROM projection_position") == [(last,)]
 
 
@@ -100,6 +109,9 @@ async def snapshot(store: ProjectionStore) -> dict[str, list[tuple[object, ...]]
                 "transcripts",
                 "outcomes",
                 "opt_outs",
+                "withheld",
+                "meeting_bookings",
+                "meeting_cancels",
             )
         }
 

@@ -28,6 +28,7 @@ from libs.events import (
     Turn,
 )
 from services.analytics.domain import RESULT_COLUMNS
+from tests.integration.analytics.histories import booking
 from tests.integration.analytics.support import publish, serving, settings_for
 
 DAY_ONE = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -102,6 +103,20 @@ class Script:
             duration_seconds=seconds,
             ended_by="goodbye",
         )
+        meeting_id = None
+        if meeting:  # booked on the call: two days on, 10:00 AM where the lead is
+            self.count += 1
+            meeting_id = uid(2000 + self.count)
+            self.events.append(
+                booking(
+                    ids,
+                    PROFILES[ids["lead_id"]],
+                    event_id=uid(1000 + self.count),
+                    at=at,
+                    meeting_id=meeting_id,
+                    starts_at=at.replace(hour=15, minute=0) + timedelta(days=2),
+                )
+            )
         self.add(
             OutcomeRecorded,
             at,
@@ -110,6 +125,7 @@ class Script:
             interest_level=interest,
             scheduled_meeting=meeting,
             next_steps="=cmd|' /C calc'!A0" if meeting else "",
+            meeting_id=meeting_id,
         )
         self.add(CallCompleted, at, **ids, duration_seconds=seconds)
 
@@ -381,6 +397,8 @@ async def test_the_results_file_has_the_columns_and_neutralises_formulas(service
         "callback_at": "",
         "recording_url": "",
         "call_id": str(uid(1)),
+        "meeting_time": "2026-03-04T10:00:00-05:00",
+        "meeting_rep": "Alex Morgan",
     }
     assert rows["Bob's Diner owner"]["attempts"] == "2"  # its latest attempt, and how many
     assert rows["Bob's Diner owner"]["call_date"] == "2026-03-03T15:00:00Z"

@@ -23,6 +23,8 @@ from libs.events import (
     CampaignResumed,
     CampaignStarted,
     LeadOptedOut,
+    MeetingBooked,
+    MeetingCanceled,
     OutcomeRecorded,
     TimeWindow,
 )
@@ -33,6 +35,7 @@ from services.analytics.domain import (
     continues,
     fold,
     known_call_results,
+    local_moment,
     merge_campaign,
 )
 from services.analytics.filters import (
@@ -46,7 +49,16 @@ from services.analytics.filters import (
 from services.analytics.results_contract import CALL_STATUSES, ORIGINAL_COLUMNS
 from services.analytics.rows import CallRow, CampaignRow
 from services.analytics.schema import CALLS, CAMPAIGNS, LEADS, TABLES
-from tests.factories import CALL_ID, CAMPAIGN_ID, LEAD_ID, NOW, lead_imported, one_of_each_event
+from tests.factories import (
+    CALL_ID,
+    CAMPAIGN_ID,
+    LEAD_ID,
+    MEETING_ID,
+    NOW,
+    SLOT_ID,
+    lead_imported,
+    one_of_each_event,
+)
 
 ROOT = Path(__file__).parents[3]
 PURE = [
@@ -176,6 +188,8 @@ def test_every_event_kind_is_folded_somewhere():
             "transcripts",
             "outcomes",
             "opt_outs",
+            "bookings",
+            "cancels",
         )
     }
     assert sizes == dict.fromkeys(sizes, 1)
@@ -243,6 +257,8 @@ def test_tables_follow_the_row_structs():
         "outcomes",
         "opt_outs",
         "withheld",
+        "meeting_bookings",
+        "meeting_cancels",
     }
 
 
@@ -254,7 +270,17 @@ def test_the_pure_modules_import_only_the_stdlib_msgspec_the_events_and_each_oth
             imported |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
-    allowed = {"__future__", "collections", "csv", "datetime", "io", "typing", "uuid", "msgspec"}
+    allowed = {
+        "__future__",
+        "collections",
+        "csv",
+        "datetime",
+        "io",
+        "typing",
+        "uuid",
+        "zoneinfo",
+        "msgspec",
+    }
     pure = {
         "libs.events.model",
         "services.analytics.domain",
@@ -334,3 +360,38 @@ def test_a_recording_and_a_callback_reach_their_rows():
     )
     row = fold([outcome]).outcomes[CALL_ID]
     assert (row.callback_at, row.summary_written_by) == (later(3600), "model")
+
+
+def test_a_booking_keeps_its_time_where_the_lead_is_and_its_latest_revision():
+    booked = the(MeetingBooked)  # Thu 5 Mar 2026, 15:30 UTC, told in New York
+    row = fold([booked]).bookings[(MEETING_ID, SLOT_ID)]
+    assert (row.starts_local, row.rep_name, row.call_id) == (
+        "2026-03-05T10:30:00-05:00",
+        "Alex Morgan",
+        CALL_ID,
+    )
+    summer = msgspec.structs.replace(
+        booked,
+        starts_at=booked.starts_at + timedelta(days=7),
+        ends_at=booked.ends_at + timedelta(days=7),
+        revision=2,
+    )
+    for events in ([booked, summer], [summer, booked]):  # a later revision wins, whenever read
+        [row] = fold(events).bookings.values()
+        assert (row.revision, row.starts_local) == (2, "2026-03-12T11:30:00-04:00")
+    unknown = msgspec.structs.replace(booked, lead_zone="Mars/Olympus_Mons")
+    assert fold([unknown]).bookings[(MEETING_ID, SLOT_ID)].starts_local == (
+        "2026-03-05T15:30:00+00:00"  # a zone nobody knows: the moment in UTC
+    )
+    assert local_moment(datetime(2026, 7, 1, 12), "Europe/London").isoformat() == (
+        "2026-07-01T13:00:00+01:00"  # naive, as the tables hold it, is UTC
+    )
+
+
+def test_a_slot_s_latest_cancel_says_why_and_an_outcome_keeps_its_booking():
+    canceled = the(MeetingCanceled)
+    failed = msgspec.structs.replace(canceled, occurred_at=later(5), reason="calendar-failed")
+    for events in ([canceled, failed], [failed, canceled]):
+        [row] = fold(events).cancels.values()
+        assert (row.reason, row.canceled_at) == ("calendar-failed", later(5))
+    assert fold([the(OutcomeRecorded)]).outcomes[CALL_ID].meeting_id == MEETING_ID
