@@ -19,7 +19,9 @@ from libs.runtime.plugin import ServicePlugin
 from libs.runtime.settings import SettingsError, load_settings
 from libs.runtime.supervision import stop_tasks, supervise
 from services.conversation.calendar.desk import BookingDesk
+from services.conversation.calendar.mailer import mailer_from_settings, running_mailer
 from services.conversation.calendar.port import EmbeddedCalendar, ExternalCalendar
+from services.conversation.calendar.routes import calendar_router
 from services.conversation.calendar.team import Team, load_team
 from services.conversation.config import ConversationSettings
 from services.conversation.service import ConversationRuntime
@@ -39,9 +41,21 @@ def build_plugin(environ: Mapping[str, str]) -> ServicePlugin:
 
 
 def calendar_for(settings: ConversationSettings) -> tuple[Team, ExternalCalendar]:
-    """The team from CALENDAR_TEAM_PATH, and the calendar beside the stream's bookings."""
+    """The team from CALENDAR_TEAM_PATH, and the calendar beside the stream's bookings:
+    the CalDAV one at CALDAV_URL (or the reps' own caldav_url), else none."""
     team = load_team(settings.calendar_team_path)
-    return team, EmbeddedCalendar()
+    if not settings.caldav_url and not any(rep.caldav_url for rep in team.reps):
+        return team, EmbeddedCalendar()
+    from services.conversation.calendar.caldav_calendar import CalDavCalendar
+
+    external = CalDavCalendar(
+        settings.caldav_url,
+        settings.caldav_username,
+        settings.caldav_password,
+        team,
+        timeout_seconds=settings.caldav_timeout_seconds,
+    )
+    return team, external
 
 
 def plugin_for(
@@ -57,6 +71,8 @@ def plugin_for(
         route_handlers=[twilio_stream, conversation_load],
         dependencies={"conversation": Provide(lambda: runtime, sync_to_thread=False)},
     )
+    meetings = calendar_router(lambda: runtime.desk, clock=runtime.clock)
+    mailer = mailer_from_settings(runtime.settings, team)
 
     @contextlib.asynccontextmanager
     async def workers(bus: EventBus) -> AsyncIterator[None]:
@@ -76,7 +92,7 @@ def plugin_for(
         sweeper = Sweeper(bus, runtime.settings, runtime.calls, clock=runtime.clock)
         desk = BookingDesk(bus, team, external)
         try:
-            async with desk.running(), running_sweeper(sweeper):
+            async with desk.running(), running_sweeper(sweeper), running_mailer(bus, mailer):
                 runtime.desk = desk
                 yield None
         finally:
@@ -88,7 +104,7 @@ def plugin_for(
 
     return ServicePlugin(
         name="conversation",
-        route_handlers=[router],
+        route_handlers=[router, meetings],
         workers=workers,
         readiness=runtime.load.overload_reasons,
         preflight=external.check,

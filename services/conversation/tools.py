@@ -130,10 +130,10 @@ def build_tools(
     async def check_availability(
         args: CheckAvailabilityArguments, params: FunctionCallParams
     ) -> None:
+        around = around_instant(args.around, zone)
         if state.booker is None:
             await params.result_callback(_NO_CALENDAR)
             return
-        around = around_instant(args.around, zone)
         await params.result_callback(await state.booker.check_availability(around))
 
     async def book_meeting(args: BookMeetingArguments, params: FunctionCallParams) -> None:

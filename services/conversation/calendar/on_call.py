@@ -98,8 +98,10 @@ class CallBooker:
         if isinstance(result, Unavailable):
             return self._unavailable(result.reason)
         assert isinstance(result, Taken)
+        logger.info("The chosen time is not free: {reason}", reason=result.reason)
         again = await self.check_availability(None)
-        return {"booked": False, "error": f"{result.reason}; offer the new times", **again}
+        # To the prospect, booked elsewhere a moment ago or no longer free is one thing.
+        return {"booked": False, "error": "that time was just taken; offer the new times", **again}
 
     def _offer(self, slots: list[Slot]) -> dict[str, Any]:
         listed = []

@@ -415,13 +415,23 @@ def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def calendar_router(desk: BookingDesk, clock: Callable[[], datetime] = _wall_clock) -> Router:
-    """The meetings API over `desk`, its time from `clock` (UTC), its refusals problem+json."""
+def calendar_router(
+    desk: Callable[[], BookingDesk | None], clock: Callable[[], datetime] = _wall_clock
+) -> Router:
+    """The meetings API over the desk `desk()` gives (None: not started yet, a 503), its
+    time from `clock` (UTC), its refusals problem+json."""
+
+    def current_desk() -> BookingDesk:
+        found = desk()
+        if found is None:
+            raise CalendarUnavailableError("the calendar is still starting")
+        return found
+
     return Router(
         path="/",
         route_handlers=ROUTE_HANDLERS,
         dependencies={
-            "calendar_desk": Provide(lambda: desk, sync_to_thread=False),
+            "calendar_desk": Provide(current_desk, sync_to_thread=False),
             "calendar_now": Provide(lambda: clock(), sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from libs.events import Turn
-from services.conversation.domain import EndedBy, FinishedCall, Outcome
+from services.conversation.domain import FOLLOW_UP_BY_EMAIL, EndedBy, FinishedCall, Outcome
 from services.conversation.records import final_outcome
 from services.conversation.simulation.summary import summarize_call
-from tests.factories import lead_profile
+from tests.factories import MEETING_ID, lead_profile
 
 NOW = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # Wednesday 10:30 in New York
 NEW_YORK = ZoneInfo("America/New_York")
@@ -29,7 +29,7 @@ def said(*lines: str) -> tuple[Turn, ...]:
 
 
 def finished(
-    turns: tuple[Turn, ...], ended_by: EndedBy = "goodbye", **booked: datetime
+    turns: tuple[Turn, ...], ended_by: EndedBy = "goodbye", **booked: object
 ) -> FinishedCall:
     return FinishedCall(
         lead=lead_profile(), turns=turns, ended_by=ended_by, started_at=NOW, **booked
@@ -87,7 +87,7 @@ def test_the_summary_the_model_gave_record_outcome_is_kept():
 
 
 def test_when_no_model_could_summarise_the_template_says_it_is_automatic():
-    call = finished(INTERESTED, meeting_time=THURSDAY_TEN)
+    call = finished(INTERESTED, meeting_time=THURSDAY_TEN, meeting_id=MEETING_ID)
     recorded = Outcome(
         interest_level="high",
         scheduled_meeting=True,
@@ -201,3 +201,24 @@ def test_the_simulated_summary_of_a_lukewarm_prospect_who_wants_a_callback():
         "Asked to be called back on Monday 9 March 2026 at 2:00 PM (America/New_York)."
     )
     assert (reading.interest_level, reading.next_steps) == ("medium", "Send information by email.")
+
+
+def test_a_meeting_without_a_booking_is_none_and_a_failed_calendar_says_email():
+    # The model's word alone (and a time with no booking behind it) books nothing.
+    recorded = Outcome(interest_level="high", scheduled_meeting=True, meeting_time=THURSDAY_TEN)
+    outcome, _ = final_outcome(
+        finished(INTERESTED, meeting_time=THURSDAY_TEN), recorded=recorded, reading=None
+    )
+    assert (outcome.scheduled_meeting, outcome.meeting_id) == (False, None)
+    booked, _ = final_outcome(
+        finished(INTERESTED, meeting_time=THURSDAY_TEN, meeting_id=MEETING_ID),
+        recorded=recorded,
+        reading=None,
+    )
+    assert (booked.scheduled_meeting, booked.meeting_id) == (True, MEETING_ID)
+    lost, _ = final_outcome(
+        finished(INTERESTED, calendar_trouble=True),
+        recorded=Outcome(interest_level="medium", next_steps="Send pricing."),
+        reading=None,
+    )
+    assert lost.next_steps == f"{FOLLOW_UP_BY_EMAIL} Send pricing."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -91,7 +92,13 @@ def test_in_an_hour_is_an_hour_across_a_clock_change() -> None:
     assert (at.hour, at.minute, at.utcoffset()) == (3, 30, timedelta(hours=-4))  # 03:30 EDT
 
 
-def _reply(text: str, agent_lines: int, now: datetime = NOW) -> Reply:
+def _reply(
+    text: str,
+    agent_lines: int,
+    now: datetime = NOW,
+    calendar: dict[str, Any] | None = None,
+    offered: tuple[dict[str, Any], ...] = (),
+) -> Reply:
     lead = lead_profile()
     return next_reply(
         Conversation(
@@ -101,8 +108,18 @@ def _reply(text: str, agent_lines: int, now: datetime = NOW) -> Reply:
             agent_lines=agent_lines,
             prospect_text=text,
             now=now,
+            calendar=calendar,
+            offered=offered,
         )
     )
+
+
+SLOTS = tuple(
+    {"slot": f"slot-{n}", "time": f"2026-03-0{4 + n}T14:15-05:00", "say": say, "with": "Jordan Lee"}
+    for n, say in enumerate(
+        ("Thursday 5 March at 2:15 PM EST", "Friday 6 March at 2:15 PM EST", "Saturday"), start=1
+    )
+)
 
 
 def test_the_policy_walks_discovery_pitch_and_proposal() -> None:
@@ -111,27 +128,73 @@ def test_the_policy_walks_discovery_pitch_and_proposal() -> None:
     proposal = _reply("Hmm, maybe.", agent_lines=3)
     assert discovery.text.endswith("How many calls do you think you miss during the dinner rush?")
     assert "reservations" in pitch.text and "Rosa's Trattoria" in pitch.text
-    assert "day and time" in proposal.text
-    assert (discovery.tool_calls, pitch.tool_calls, proposal.tool_calls) == ((), (), ())
+    assert (discovery.tool_calls, pitch.tool_calls) == ((), ())
+    # The proposal asks the calendar first; the times are spoken once they are in.
+    assert proposal == Reply(
+        text="", tool_calls=(ToolCall(name="check_availability", arguments={}),)
+    )
+    offer = _reply("Hmm, maybe.", agent_lines=3, calendar={"slots": list(SLOTS)})
+    assert offer.text == (
+        "Would you be open to a fifteen minute demo? I can do Thursday 5 March at 2:15 PM "
+        "EST with Jordan Lee, Friday 6 March at 2:15 PM EST with Jordan Lee, or Saturday "
+        "with Jordan Lee. Which suits you best?"
+    )
 
 
-def test_accepting_a_time_books_it_records_high_interest_and_ends() -> None:
-    reply = _reply("Yes, sounds good. Tuesday at 2pm works for me.", agent_lines=4)
-    meeting = datetime(2026, 3, 10, 14, tzinfo=NEW_YORK).isoformat()
-    assert reply.tool_calls == (
-        ToolCall(name="schedule_meeting", arguments={"meeting_time": meeting}),
+def test_a_named_time_is_looked_up_and_booked_when_it_is_free() -> None:
+    said = "Yes, sounds good. Thursday at 2:15pm works for me."
+    asked = _reply(said, agent_lines=3)
+    assert asked.tool_calls == (
+        ToolCall(name="check_availability", arguments={"around": "2026-03-05T14:15"}),
+    )
+    free = _reply(said, agent_lines=3, calendar={"slots": list(SLOTS)})
+    assert free == Reply(text="", tool_calls=(_booking("slot-1"),))
+
+
+def test_the_time_chosen_by_its_place_is_booked_and_read_back() -> None:
+    chosen = _reply("Yes, the second one works for me.", agent_lines=4, offered=SLOTS)
+    assert chosen == Reply(text="", tool_calls=(_booking("slot-2"),))
+    assert _reply("The last one works for me.", agent_lines=4, offered=SLOTS).tool_calls == (
+        _booking("slot-3"),
+    )
+    booked = {
+        "booked": True,
+        "time": SLOTS[1]["time"],
+        "say": SLOTS[1]["say"],
+        "with": "Jordan Lee",
+    }
+    confirm = _reply("Yes, the second one works for me.", agent_lines=4, calendar=booked)
+    assert confirm.text.startswith(
+        "Wonderful, you are booked for Friday 6 March at 2:15 PM EST with Jordan Lee."
+    )
+    assert confirm.tool_calls == (
         ToolCall(
             name="record_outcome",
             arguments={
                 "interest_level": "high",
                 "scheduled_meeting": True,
-                "meeting_time": meeting,
-                "next_steps": "Demo call.",
+                "meeting_time": SLOTS[1]["time"],
+                "next_steps": "Demo with Jordan Lee on Friday 6 March at 2:15 PM EST.",
             },
         ),
         ToolCall(name="end_call", arguments={"reason": "goodbye"}),
     )
-    assert "Tuesday at 2:00 PM" in reply.text
+
+
+def test_a_time_just_taken_gets_the_new_times_and_a_dead_calendar_an_email() -> None:
+    taken = {"booked": False, "error": "that time was just taken", "slots": list(SLOTS[:1])}
+    again = _reply("The second one.", agent_lines=4, calendar=taken)
+    assert again.text.startswith("Sorry, that time was just taken. I can also do Thursday")
+    assert again.tool_calls == ()
+    down = _reply("Yes.", agent_lines=4, calendar={"booked": False, "error": "unavailable"})
+    assert "follow up by email" in down.text
+    [outcome, end] = down.tool_calls
+    assert outcome.arguments["next_steps"] == "Follow up by email with meeting times."
+    assert end.name == "end_call"
+
+
+def _booking(slot: str) -> ToolCall:
+    return ToolCall(name="book_meeting", arguments={"slot": slot})
 
 
 def test_opt_out_calls_the_opt_out_tool_only() -> None:

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from loguru import logger
 from pipecat.adapters.llm.services.gemini_adapter import GeminiLLMAdapter
-from pipecat.services.llm_service import FunctionCallParams
 
 from libs.events.model import InterestLevel
+from services.conversation.tool_arguments import BookMeetingArguments, CheckAvailabilityArguments
 from services.conversation.tool_schema import parameters_of
 from services.conversation.tools import (
     CallState,
@@ -20,13 +20,14 @@ from services.conversation.tools import (
     OptOutArguments,
     RecordOutcomeArguments,
     ScheduleCallbackArguments,
-    ScheduleMeetingArguments,
     build_tools,
 )
+from tests.tool_calls import call_tool
 
 ARGUMENTS = {
     "record_outcome": RecordOutcomeArguments,
-    "schedule_meeting": ScheduleMeetingArguments,
+    "check_availability": CheckAvailabilityArguments,
+    "book_meeting": BookMeetingArguments,
     "schedule_callback": ScheduleCallbackArguments,
     "opt_out": OptOutArguments,
     "end_call": EndCallArguments,
@@ -38,6 +39,12 @@ THURSDAY_TEN = "2026-03-05T10:00:00-05:00"
 
 def tools(state: CallState, now: datetime = NOW) -> Any:
     return build_tools(state, follow_up=True, zone=NEW_YORK, clock=lambda: now)
+
+
+async def call(
+    state: CallState, name: str, arguments: dict[str, Any], now: datetime = NOW
+) -> list[dict[str, Any]]:
+    return await call_tool(tools(state, now), name, arguments)
 
 
 class Published:
@@ -54,30 +61,6 @@ def declarations(state: CallState) -> dict[str, dict[str, Any]]:
     """The function declarations Gemini is sent, through Pipecat's own adapter."""
     [tool] = GeminiLLMAdapter().to_provider_tools_format(tools(state))
     return {declaration["name"]: declaration for declaration in tool["function_declarations"]}
-
-
-async def call(
-    state: CallState, name: str, arguments: dict[str, Any], now: datetime = NOW
-) -> list[dict[str, Any]]:
-    """Calls one tool as the LLM service would; returns the results handed back to the model."""
-    [tool] = [t for t in tools(state, now).standard_tools if t.name == name]
-    results: list[dict[str, Any]] = []
-
-    async def result_callback(result: Any, *, properties: Any = None) -> None:
-        results.append(result)
-
-    params = FunctionCallParams(
-        function_name=name,
-        tool_call_id="call_1",
-        arguments=arguments,
-        llm=None,  # type: ignore[arg-type]  # record_outcome and schedule_meeting push no frames
-        pipeline_worker=None,  # type: ignore[arg-type]
-        context=None,  # type: ignore[arg-type]
-        result_callback=result_callback,
-    )
-    assert tool.handler is not None
-    await tool.handler(params)
-    return results
 
 
 def test_the_model_is_given_the_schema_derived_from_each_tools_arguments():
@@ -98,13 +81,13 @@ def test_the_model_is_given_the_schema_derived_from_each_tools_arguments():
             "interest_level": {"type": "string", "enum": sorted(get_args(InterestLevel))},
             "scheduled_meeting": {
                 "type": "boolean",
-                "description": "True only when schedule_meeting has booked a meeting on this "
-                "call; a meeting that was not booked with schedule_meeting is refused",
+                "description": "True only when book_meeting has booked a meeting on this "
+                "call; a meeting that was not booked with book_meeting is refused",
             },
             "meeting_time": {
                 "type": "string",
                 "maxLength": 64,
-                "description": "The time schedule_meeting booked on this call, in ISO 8601 "
+                "description": "The time book_meeting booked on this call, in ISO 8601 "
                 "with its offset, if any",
             },
             "next_steps": {"type": "string", "maxLength": 500},
@@ -119,14 +102,22 @@ def test_the_model_is_given_the_schema_derived_from_each_tools_arguments():
         },
         "required": ["interest_level"],
     }
-    assert given["schedule_meeting"]["parameters"]["properties"] == {
-        "meeting_time": {
-            "type": "string",
-            "maxLength": 64,
-            "description": "ISO 8601 in the lead's time zone, with its offset, e.g. "
-            "2026-03-10T14:00:00-04:00; in the future, at most 60 days ahead",
-        }
+    assert given["book_meeting"]["parameters"] == {
+        "type": "object",
+        "properties": {
+            "slot": {
+                "type": "string",
+                "maxLength": 16,
+                "description": "The slot token of a time check_availability offered on this "
+                "call, e.g. slot-2",
+            }
+        },
+        "required": ["slot"],
     }
+    assert (
+        "required" not in given["check_availability"]["parameters"]
+        or not (given["check_availability"]["parameters"]["required"])
+    )
     assert given["schedule_callback"]["parameters"] == {
         "type": "object",
         "properties": {
@@ -167,12 +158,10 @@ def test_the_model_is_given_the_schema_derived_from_each_tools_arguments():
             {"interest_level": "high", "meeting_time": THURSDAY_TEN},
             "meeting_time",
         ),
-        ("schedule_meeting", {}, "meeting_time"),
-        ("schedule_meeting", {"meeting_time": "Thursday at 10am"}, "meeting_time"),
-        ("schedule_meeting", {"meeting_time": "2026-03-05T10:00"}, "meeting_time"),
-        ("schedule_meeting", {"meeting_time": "2026-03-03T10:00:00-05:00"}, "meeting_time"),
-        ("schedule_meeting", {"meeting_time": "2026-06-04T10:00:00-04:00"}, "meeting_time"),
-        ("schedule_meeting", {"meeting_time": THURSDAY_TEN + " " * 64}, "meeting_time"),
+        ("book_meeting", {}, "slot"),
+        ("book_meeting", {"slot": "slot-" + "1" * 12}, "slot"),
+        ("check_availability", {"around": "Thursday at 10am"}, "around"),
+        ("check_availability", {"around": THURSDAY_TEN + " " * 64}, "around"),
         ("end_call", {"reason": "forever"}, "reason"),
         ("schedule_callback", {}, "callback_time"),
         ("schedule_callback", {"callback_time": "next Tuesday"}, "callback_time"),
@@ -190,12 +179,10 @@ def test_the_model_is_given_the_schema_derived_from_each_tools_arguments():
         "next steps too long",
         "a meeting claimed but never booked",
         "a meeting time claimed but never booked",
-        "no meeting time",
-        "meeting time in words",
-        "meeting time without its offset",
-        "meeting in the past",
-        "meeting more than 60 days ahead",
-        "meeting time too long",
+        "no slot",
+        "slot token too long",
+        "a named time in words",
+        "a named time too long",
         "an ending no consumer knows",
         "no callback time",
         "callback time in words",
@@ -234,66 +221,43 @@ async def test_the_refusal_says_what_is_allowed_and_what_the_model_sent():
     }
     [result] = await call(state, "record_outcome", {"interest_level": "low", "notes": "n" * 1200})
     assert result["error"].startswith("notes: must be at most 1000 characters; got 1200.")
-    [result] = await call(state, "schedule_meeting", {"meeting_time": "2026-03-05T10:00" * 5})
-    assert result["error"].startswith("meeting_time: must be at most 64 characters; got 80.")
-
-
-@pytest.mark.parametrize(
-    ("meeting_time", "reason"),
-    [
-        ("Thursday at 10am", "'Thursday at 10am' is not an ISO 8601 date and time with its "
-         "offset, like 2026-03-10T14:00:00-04:00"),
-        ("2026-03-03T10:00:00-05:00", "2026-03-03T10:00:00-05:00 is in the past: it is now "
-         "Wednesday 4 March 2026 at 10:30 AM in America/New_York"),
-        ("2026-06-04T10:00:00-04:00", "2026-06-04T10:00:00-04:00 is more than 60 days ahead"),
-    ],
-)  # fmt: skip
-async def test_a_meeting_time_the_call_cannot_book_tells_the_model_why(meeting_time, reason):
-    state = CallState(on_opt_out=Published().opt_out)
-    [result] = await call(state, "schedule_meeting", {"meeting_time": meeting_time})
-    assert result["error"].startswith(f"meeting_time: {reason}")
-    assert state.meeting_time is None
+    [result] = await call(state, "check_availability", {"around": "2026-03-05T10:00" * 5})
+    assert result["error"].startswith("around: must be at most 64 characters; got 80.")
 
 
 async def test_good_arguments_are_recorded():
     state = CallState(on_opt_out=Published().opt_out)
-    meeting = "2026-03-05T10:00-05:00"  # no seconds: still a time
 
-    [scheduled] = await call(state, "schedule_meeting", {"meeting_time": meeting})
     [recorded] = await call(
         state,
         "record_outcome",
         {
-            "interest_level": "high",
-            "scheduled_meeting": "true",
-            "meeting_time": "2026-03-05T15:00:00Z",  # the same instant, spelt otherwise
+            "interest_level": "medium",
+            "scheduled_meeting": "false",  # not strict: a string for a boolean is still a no
             "next_steps": "Demo\x00 on\u202e Thursday\n",
         },
     )
 
-    assert scheduled == {"scheduled": True, "meeting_time": "2026-03-05T10:00:00-05:00"}
     assert recorded == {"recorded": True}
     assert state.outcome is not None
-    assert (state.outcome.interest_level, state.outcome.scheduled_meeting) == ("high", True)
-    assert state.outcome.meeting_time == state.meeting_time == datetime.fromisoformat(meeting)
+    assert (state.outcome.interest_level, state.outcome.scheduled_meeting) == ("medium", False)
     # Control and direction-changing characters are not kept.
     assert state.outcome.next_steps == "Demo on Thursday"
 
 
-async def test_a_meeting_the_outcome_names_must_be_the_one_booked():
+async def test_without_a_calendar_the_model_is_told_to_offer_an_email():
     state = CallState(on_opt_out=Published().opt_out)
-    await call(state, "schedule_meeting", {"meeting_time": THURSDAY_TEN})
-    [result] = await call(
-        state,
-        "record_outcome",
-        {"interest_level": "high", "meeting_time": "2026-03-06T10:00:00-05:00"},
+    [offered] = await call(state, "check_availability", {})
+    [booked] = await call(state, "book_meeting", {"slot": "slot-1"})
+    assert (
+        offered
+        == booked
+        == {
+            "error": "no calendar is connected: offer to follow up by email instead",
+            "booked": False,
+        }
     )
-    assert result["field"] == "meeting_time"
-    assert result["error"].startswith(
-        "meeting_time: the meeting booked on this call is at 2026-03-05T10:00:00-05:00, not "
-        "2026-03-06T10:00:00-05:00"
-    )
-    assert state.outcome is None
+    assert state.meeting_id is None
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,8 @@ CUES = {
     "asks-to-be-removed": ("stop calling", "take me off your list"),
     "not-interested": ("not interested",),
     "lukewarm": ("send me some information", "maybe"),
-    "interested": ("yes", "sounds good", "works for me"),
+    # Interested: takes a time offered or named, or none of those and asks for an email.
+    "interested": ("yes", "sounds good", "works for me", "send me some information"),
 }
 
 
@@ -88,13 +89,26 @@ def test_the_deciding_line_carries_the_cue_the_sales_policy_listens_for(kind):
         assert any(cue in line for cue in CUES[kind]), line
 
 
-def test_an_accepting_line_names_a_day_and_a_time():
-    interested = [choose_persona(seed, number, 1) for seed in range(4) for number in SAMPLE_NUMBERS]
+def test_an_interested_prospect_picks_an_offered_time_names_one_or_declines_them():
+    everyone = [choose_persona(seed, number, 1) for seed in range(4) for number in SAMPLE_NUMBERS]
+    interested = [persona for persona in everyone if persona.kind == "interested"]
     days = ("monday", "tuesday", "wednesday", "thursday", "friday")
+    ways = set()
     for persona in interested:
-        if persona.kind == "interested":
-            last = persona.lines[-1].lower()
-            assert any(day in last for day in days) and ("am" in last or "pm" in last)
+        last = persona.lines[-1].lower()
+        if "second one" in last:
+            ways.add("picks an offered time")
+        elif any(day in last for day in days) and ("am" in last or "pm" in last):
+            ways.add("names a day and time")
+        elif "none of those times" in last:
+            ways.add("declines the times")
+        # Asked again (the time was just taken), they take the first one offered.
+        assert persona.asked_to_choose("Sorry, that time was just taken. Which suits you best?")
+        assert not persona.asked_to_choose("You are booked for Tuesday. Goodbye!")
+    assert ways == {"picks an offered time", "names a day and time", "declines the times"}
+    assert not any(
+        p.asked_to_choose("Which suits you best?") for p in everyone if p not in interested
+    )
 
 
 def test_lines_use_the_contact_and_business_names():

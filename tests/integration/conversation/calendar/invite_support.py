@@ -157,7 +157,7 @@ async def meetings_api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The meetings API as the service serves it: the app shape, guard and error handling
     every process has, on real uvicorn over loopback."""
-    plugin = ServicePlugin(name="meetings", route_handlers=[calendar_router(desk, clock)])
+    plugin = ServicePlugin(name="meetings", route_handlers=[calendar_router(lambda: desk, clock)])
     app = build_app([plugin], bus=bus, api_token=api_token, title="meetings")
     async with serving(app) as client:
         yield client
