@@ -105,7 +105,8 @@ def free_slots(
     team: Team, request: Request, taken: Mapping[str, Sequence[Interval]], count: int = OFFERED
 ) -> list[Slot]:
     """Up to `count` slots to offer, each at a different time: the soonest (at most
-    PER_DAY on one of the lead's days), or the nearest to the time the lead named."""
+    PER_DAY on one of the lead's days) in order, or the nearest to the time the lead named,
+    nearest first (the very time, when it is free)."""
     earliest = request.now + team.minimum_notice
     latest = request.now + team.horizon
     candidates = [
@@ -136,4 +137,4 @@ def free_slots(
         per_day[day] = per_day.get(day, 0) + 1
         if len(chosen) == count:
             break
-    return sorted(chosen, key=lambda slot: slot.starts_at)
+    return chosen if around is not None else sorted(chosen, key=lambda slot: slot.starts_at)

@@ -120,18 +120,20 @@ async def test_a_model_talked_into_forging_a_meeting_cannot_record_it(bus: Event
     assert all("no meeting was booked on this call" in r["error"] for r in refusals)
 
 
-LAST_YEAR = "2025-03-05T10:00:00-05:00"
-WRITTEN = "Rosa Marino misses calls at lunch; a demo is booked for Thursday at 10 AM."
+THURSDAY_AFTERNOON = "2026-03-05T14:15:00-05:00"  # free, and inside the lead's 2pm-4pm
+WRITTEN = "Rosa Marino misses calls at lunch; a demo is booked for Thursday at 2:15 PM."
 
 
 async def test_tool_arguments_the_model_gets_wrong_are_refused_until_it_gets_them_right(bus):
     request = call_requested()
     await bus.publish(request)
-    booked = {"scheduled_meeting": True, "meeting_time": THURSDAY_TEN}
+    booked = {"scheduled_meeting": True, "meeting_time": THURSDAY_AFTERNOON}
     replies = [
-        [text("Thursday at 10 it is."), function_call("schedule_meeting", meeting_time=LAST_YEAR)],
+        [text("Let me book that."), function_call("book_meeting", slot="slot-1")],
+        [function_call("check_availability", around="Thursday at 2:15pm")],
+        [function_call("check_availability", around="2026-03-05T14:15")],
         [
-            function_call("schedule_meeting", meeting_time=THURSDAY_TEN),
+            function_call("book_meeting", slot="slot-1"),
             function_call("record_outcome", interest_level="extreme", **booked),
         ],
         [function_call("record_outcome", interest_level="high", summary="Keen. " * 300, **booked)],
@@ -142,7 +144,7 @@ async def test_tool_arguments_the_model_gets_wrong_are_refused_until_it_gets_the
         real_vendors(bus, replies, clock=clock_from(WEDNESDAY_MORNING)) as vendors,
         watching(bus, request.call_id) as events,
     ):
-        await prospect(vendors, request.call_id, ["Yes, Thursday at 10am works for me."]).run()
+        await prospect(vendors, request.call_id, ["Yes, Thursday at 2:15pm works for me."]).run()
         await events.wait_for(TranscriptFinalized, OutcomeRecorded)
 
     # The limits were in the declarations the model was given (under the proto's name).
@@ -156,22 +158,27 @@ async def test_tool_arguments_the_model_gets_wrong_are_refused_until_it_gets_the
     # Each mistake went back to the model, naming the field and the rule it broke.
     answered = [(r["name"], r["response"]) for r in vendors.gemini.function_responses(-1)]
     assert [(name, response.get("field")) for name, response in answered] == [
-        ("schedule_meeting", "meeting_time"),
-        ("schedule_meeting", None),
+        ("book_meeting", None),
+        ("check_availability", "around"),
+        ("check_availability", None),
+        ("book_meeting", None),
         ("record_outcome", "interest_level"),
         ("record_outcome", "summary"),
         ("record_outcome", None),
     ]
     errors = [response.get("error", "") for _, response in answered]
-    assert errors[0].startswith(f"meeting_time: {LAST_YEAR} is in the past")
-    assert errors[2].startswith("interest_level: must be one of high, medium, low; got 'extreme'")
-    assert errors[3].startswith("summary: must be at most 1500 characters; got 1800")
-    # Only the corrected call was recorded, with the meeting schedule_meeting booked.
+    assert "'slot-1' was not offered on this call" in errors[0]  # a time it made up
+    assert errors[1].startswith("around: 'Thursday at 2:15pm' is not an ISO 8601 local date")
+    assert answered[3][1]["booked"] is True
+    assert errors[4].startswith("interest_level: must be one of high, medium, low; got 'extreme'")
+    assert errors[5].startswith("summary: must be at most 1500 characters; got 1800")
+    # Only the corrected call was recorded, with the meeting book_meeting booked.
     [outcome] = events.of(OutcomeRecorded)
     assert (outcome.source, outcome.interest_level, outcome.scheduled_meeting) == (
         "tool",
         "high",
         True,
     )
-    assert outcome.meeting_time == datetime.fromisoformat(THURSDAY_TEN)
+    assert outcome.meeting_time == datetime.fromisoformat(THURSDAY_AFTERNOON)
+    assert outcome.meeting_id is not None
     assert (outcome.conversation_summary, outcome.summary_written_by) == (WRITTEN, "model")

@@ -25,12 +25,12 @@ from tests.lead_records import lead_record_in
 
 PROSPECT = [
     "Hello, Rosa speaking. What is this about?",
-    "Yes, Thursday at 10am works for me.",
+    "Yes, Thursday at 2:15pm works for me.",
 ]
 PITCH = "We answer the phone when you are too busy. Could we talk for twenty minutes this week?"
-BOOKED = "Wonderful, you are booked for Thursday at 10 AM."
+BOOKED = "Wonderful, you are booked for Thursday at 2:15 PM with Jordan Lee."
 GOODBYE = "Thank you Rosa, goodbye!"
-MEETING = "2026-11-26T10:00:00-05:00"
+MEETING = "2026-11-26T14:15:00-05:00"
 OUTCOME = {
     "interest_level": "high",
     "scheduled_meeting": True,
@@ -40,12 +40,9 @@ OUTCOME = {
 }
 REPLIES: list[list[dict[str, Any]]] = [
     [text(PITCH)],
-    [
-        text(BOOKED + " "),
-        text(GOODBYE),
-        function_call("schedule_meeting", meeting_time=MEETING),
-        function_call("record_outcome", **OUTCOME),
-    ],
+    [function_call("check_availability", around="2026-11-26T14:15")],
+    [function_call("book_meeting", slot="slot-1")],  # the time they named was free
+    [text(BOOKED + " "), text(GOODBYE), function_call("record_outcome", **OUTCOME)],
     [function_call("end_call", reason="goodbye")],
 ]
 TUESDAY_BEFORE = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 in New York
@@ -86,11 +83,21 @@ async def test_a_call_through_the_vendors_books_a_meeting_and_hangs_up(bus: Even
         assert fact in instruction
     assert PROSPECT[0] in vendors.gemini.contents_text(0)
     assert PROSPECT[1] in vendors.gemini.contents_text(1)
-    # Both tools' results went back, in the order the model asked for them.
-    assert [r["name"] for r in vendors.gemini.function_responses(2)] == [
-        "schedule_meeting",
+    # Each tool's result went back, in the order the model asked for them: the calendar's
+    # free times (the one named first), then the booking to read back.
+    responses = vendors.gemini.function_responses(4)
+    assert [r["name"] for r in responses] == [
+        "check_availability",
+        "book_meeting",
         "record_outcome",
     ]
+    [first, *_] = responses[0]["response"]["slots"]
+    assert (first["slot"], first["time"], first["with"]) == (
+        "slot-1",
+        "2026-11-26T14:15-05:00",
+        "Jordan Lee",
+    )
+    assert responses[1]["response"]["booked"] is True
     # What the model said was spoken, sentence by sentence, after the greeting.
     spoken = " ".join(vendors.cartesia.spoken()[1:])
     assert all(said in spoken for said in (PITCH, BOOKED, GOODBYE))
@@ -101,7 +108,7 @@ async def test_a_call_through_the_vendors_books_a_meeting_and_hangs_up(bus: Even
         "high",
         True,
     )
-    assert outcome.meeting_time.isoformat() == MEETING
+    assert outcome.meeting_time == datetime.fromisoformat(MEETING)  # stored in UTC
     assert (outcome.next_steps, outcome.notes) == (OUTCOME["next_steps"], OUTCOME["notes"])
     # The summary is Gemini's, written from the transcript once the call had ended.
     assert (outcome.conversation_summary, outcome.summary_written_by) == (WRITTEN, "model")
@@ -110,7 +117,7 @@ async def test_a_call_through_the_vendors_books_a_meeting_and_hangs_up(bus: Even
     assert all(line in asked for line in PROSPECT)
     [asked_text] = [part["text"] for part in summary_request["contents"][0]["parts"]]
     assert lead_record_in(asked_text)["contact_name"] == "Rosa Marino"
-    assert "The agent booked a meeting for Thursday 26 November 2026 at 10:00 AM" in asked
+    assert "The agent booked a meeting for Thursday 26 November 2026 at 2:15 PM" in asked
     # end_call ended the stream and hung up through Twilio's REST API.
     assert heard.close_code == 1000
     assert vendors.service.twilio.hang_ups == [
